@@ -1,0 +1,449 @@
+"""The command line: `python main.py [--data-dir DIR] COMMAND ...`.
+
+Exit codes: 0 success, 1 some input was rejected, 2 usage error. Errors are one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from app import taxonomy
+from app.errors import KuaError
+from app.paths import resolve_data_dir
+from app.store import Store, describe_environment_error, is_environment_error
+
+Handler = Callable[[Store, argparse.Namespace], int]
+
+
+def _print_json(obj: Any, out: TextIO) -> None:
+    json.dump(obj, out, ensure_ascii=False, indent=2)
+    out.write("\n")
+
+
+def parse_time(value: str) -> datetime:
+    """ISO 8601; without an offset the time is taken as this computer's local time."""
+    if value.strip().lower() == "now":
+        return datetime.now().astimezone()
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a time like 2024-03-20T14:05 or 2024-03-20T14:05+05:00"
+        ) from None
+    return parsed if parsed.tzinfo else parsed.astimezone()
+
+
+# --- stations, elections, categories ---------------------------------------------------------
+
+
+def cmd_stations_import(store: Store, a: argparse.Namespace) -> int:
+    from app.elections import import_stations
+
+    r = import_stations(store, Path(a.file))
+    print(
+        f"{r.file}: {r.created} stations added, {r.updated} updated, {r.unchanged} unchanged "
+        f"(election: {r.election.name}, {r.election.date})"
+    )
+    return 0
+
+
+def cmd_stations_list(store: Store, a: argparse.Namespace) -> int:
+    from app.elections import list_stations
+
+    stations = list_stations(store)
+    if a.json:
+        _print_json([s.to_json() for s in stations], sys.stdout)
+    else:
+        for s in stations:
+            print(f"{s.code:<12} {s.incidents:>5}  {s.name}  ({s.region}, {s.district})")
+    return 0
+
+
+def cmd_election_create(store: Store, a: argparse.Namespace) -> int:
+    from app.elections import create_election
+
+    e = create_election(store, a.name, a.date, a.kind, a.profile)
+    print(f"{e.id}  {e.name} ({e.date}) is now the current election")
+    return 0
+
+
+def cmd_election_list(store: Store, a: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from app.elections import get_current_election, list_elections
+
+    current = get_current_election(store)
+    rows = list_elections(store)
+    if a.json:
+        _print_json([asdict(e) | {"current": e == current} for e in rows], sys.stdout)
+    else:
+        for e in rows:
+            mark = "*" if e == current else " "
+            print(f"{mark} {e.id}  {e.date}  {e.name}")
+    return 0
+
+
+def cmd_election_use(store: Store, a: argparse.Namespace) -> int:
+    from app.elections import use_election
+
+    e = use_election(store, a.id)
+    print(f"current election: {e.name} ({e.date})")
+    return 0
+
+
+def cmd_categories(store: Store | None, a: argparse.Namespace) -> int:
+    terms = taxonomy.categories()
+    if a.json:
+        _print_json([{"key": t.key, "label": t.label(a.lang)} for t in terms], sys.stdout)
+    else:
+        for t in terms:
+            print(f"{t.key:<26} {t.label(a.lang)}")
+    return 0
+
+
+# --- incidents -----------------------------------------------------------------------------
+
+
+def _show_incident(view: Any, as_json: bool) -> None:
+    if as_json:
+        _print_json(view.to_json(), sys.stdout)
+        return
+    print(f"id:        {view.id}")
+    print(f"station:   {view.station_code}  {view.station_name}")
+    print(f"observed:  {view.observed_at.isoformat()}")
+    print(f"category:  {view.category}  ({taxonomy.label('category', view.category, 'en')})")
+    print(f"severity:  {view.severity}    status: {view.status}")
+    if view.reporter:
+        print(f"reporter:  {view.reporter}")
+    if view.witnesses:
+        print(f"witnesses: {'; '.join(view.witnesses)}")
+    print(f"text:      {view.description}")
+    for ev in view.evidence:
+        print(f"evidence:  {ev.id}  {ev.sha256}  {ev.original_name}")
+
+
+def cmd_incident_add(store: Store, a: argparse.Namespace) -> int:
+    from app.evidence import prepare_files, record
+    from app.incidents import IncidentDraft, add_incident, get_incident
+
+    draft = IncidentDraft(
+        station_code=a.station,
+        category=a.category,
+        observed_at=a.observed_at,
+        description=a.text,
+        severity=a.severity,
+        witnesses=tuple(a.witness or ()),
+        reporter=a.reporter,
+    )
+    # Check every photo before anything is stored: a bad photo rejects the whole command.
+    prepared = list(prepare_files(store, [Path(p) for p in a.photo or ()]))
+    failed = [p for p in prepared if p.error]
+    for p in failed:
+        print(f"error: {Path(p.path).name}: {p.error}", file=sys.stderr)
+    if failed:
+        print("error: no incident was added", file=sys.stderr)
+        return 1
+    view = add_incident(store, draft)
+    for p in prepared:
+        record(store, view.id, p)
+    _show_incident(get_incident(store, view.id), a.json)
+    return 0
+
+
+def cmd_incident_edit(store: Store, a: argparse.Namespace) -> int:
+    from app.incidents import edit_incident
+
+    changes: dict[str, Any] = {}
+    for arg, field in (
+        ("text", "description"), ("status", "status"), ("category", "category"),
+        ("severity", "severity"), ("reporter", "reporter"), ("station", "station_code"),
+        ("observed_at", "observed_at"),
+    ):
+        value = getattr(a, arg)
+        if value is not None:
+            changes[field] = value
+    if a.witness is not None:
+        changes["witnesses"] = a.witness
+    if not changes:
+        print("error: nothing to change (give --text, --status, --category, ...)", file=sys.stderr)
+        return 2
+    _show_incident(edit_incident(store, a.id, **changes), a.json)
+    return 0
+
+
+def cmd_incident_list(store: Store, a: argparse.Namespace) -> int:
+    from app.incidents import IncidentFilter, list_incidents
+
+    flt = IncidentFilter(
+        search=a.search or "",
+        station_codes=tuple(a.station or ()),
+        categories=tuple(a.category or ()),
+        statuses=tuple(a.status or ()),
+        severities=tuple(a.severity or ()),
+        since=a.since,
+        until=a.until,
+    )
+    rows = list_incidents(store, flt, limit=a.limit)
+    if a.json:
+        _print_json([r.to_json() for r in rows], sys.stdout)
+    else:
+        for r in rows:
+            text = r.description.replace("\n", " ")
+            text = text if len(text) <= 70 else text[:69] + "…"
+            print(
+                f"{r.id}  {r.observed_at:%Y-%m-%d %H:%M}  {r.station_code:<10} "
+                f"{r.category:<22} {r.status:<10} {text}"
+            )
+    return 0
+
+
+def cmd_incident_show(store: Store, a: argparse.Namespace) -> int:
+    from app.incidents import get_incident
+
+    _show_incident(get_incident(store, a.id), a.json)
+    return 0
+
+
+def cmd_incident_delete(store: Store, a: argparse.Namespace) -> int:
+    from app.incidents import set_deleted
+
+    v = set_deleted(store, a.id, True)
+    print(f"incident {v.id} deleted (kept as a tombstone; `incident restore {v.id}` undoes it)")
+    return 0
+
+
+def cmd_incident_restore(store: Store, a: argparse.Namespace) -> int:
+    from app.incidents import set_deleted
+
+    v = set_deleted(store, a.id, False)
+    print(f"incident {v.id} restored")
+    return 0
+
+
+# --- evidence and integrity ----------------------------------------------------------------
+
+
+def cmd_evidence_add(store: Store, a: argparse.Namespace) -> int:
+    from app.evidence import ImportOutcome, import_files
+
+    def progress(done: int, total: int, o: ImportOutcome) -> None:
+        if a.json:
+            return
+        if o.ok and o.evidence is not None:
+            dup = " (already stored)" if o.duplicate else ""
+            print(f"[{done}/{total}] {Path(o.file).name}: {o.evidence.sha256}{dup}", flush=True)
+        else:
+            print(f"[{done}/{total}] error: {o.error}", file=sys.stderr, flush=True)
+
+    outcomes = import_files(store, a.incident_id, [Path(f) for f in a.files], progress)
+    if a.json:
+        _print_json([o.to_json() for o in outcomes], sys.stdout)
+    return 0 if outcomes and all(o.ok for o in outcomes) else 1
+
+
+def cmd_evidence_detach(store: Store, a: argparse.Namespace) -> int:
+    from app.evidence import detach_evidence
+
+    ev = detach_evidence(store, a.evidence_id)
+    print(f"evidence {ev.id} ({ev.original_name}) detached; its file stays stored")
+    return 0
+
+
+def cmd_evidence_verify(store: Store, a: argparse.Namespace) -> int:
+    from app.evidence import verify_evidence
+
+    report = verify_evidence(store)
+    if a.json:
+        _print_json(report.to_json(), sys.stdout)
+    else:
+        for p in report.problems:
+            print(f"{p.sha256}: {p.problem} (evidence: {', '.join(p.files)})")
+        print(
+            f"{report.checked} stored files checked: "
+            + ("all intact" if report.ok else f"{len(report.problems)} missing or corrupt")
+            + (f"; {len(report.unreferenced)} not used by any evidence" if report.unreferenced else "")
+        )
+    return 0 if report.ok else 1
+
+
+def cmd_audit_verify(store: Store, a: argparse.Namespace) -> int:
+    from app.audit import verify_audit
+
+    report = verify_audit(store)
+    if a.json:
+        _print_json({"ok": report.ok, "events": report.events, "problems": report.problems},
+                    sys.stdout)
+    else:
+        for p in report.problems:
+            print(p)
+        print(f"{report.events} audit events: " + ("chain intact" if report.ok else "TAMPERED"))
+    return 0 if report.ok else 1
+
+
+def cmd_demo(store: Store, a: argparse.Namespace) -> int:
+    from app.demo import make_demo
+
+    summary = make_demo(store, stations=a.stations, incidents=a.incidents, photos=a.photos)
+    print(summary)
+    return 0
+
+
+# --- parser --------------------------------------------------------------------------------
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # one line, exit 2
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    # Accepted both before and after the command; SUPPRESS keeps the later one from erasing it.
+    common.add_argument("--data-dir", default=argparse.SUPPRESS, help="data folder to use")
+
+    p = _Parser(
+        prog="kua",
+        description="Kuä: the observers' evidence store. Without a command, opens the app.",
+        parents=[common],
+    )
+    sub = p.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
+
+    def cmd(parent: Any, name: str, handler: Handler | Callable[..., int], help_: str) -> Any:
+        sp = parent.add_parser(name, help=help_, description=help_, parents=[common])
+        sp.set_defaults(handler=handler)
+        return sp
+
+    def group(name: str, help_: str) -> Any:
+        g = sub.add_parser(name, help=help_, description=help_, parents=[common])
+        return g.add_subparsers(dest="sub", required=True, parser_class=_Parser, metavar="ACTION")
+
+    st = group("stations", "polling stations of the current election")
+    x = cmd(st, "import", cmd_stations_import, "import or update stations from a CSV file")
+    x.add_argument("file")
+    x = cmd(st, "list", cmd_stations_list, "list stations with their incident counts")
+    x.add_argument("--json", action="store_true")
+
+    el = group("election", "elections in this store")
+    x = cmd(el, "create", cmd_election_create, "create an election and make it current")
+    x.add_argument("name")
+    x.add_argument("--date", required=True, help="election day, YYYY-MM-DD")
+    x.add_argument("--kind", default="presidential")
+    x.add_argument("--profile", default="kz-presidential", help="country profile id")
+    x = cmd(el, "list", cmd_election_list, "list elections (* marks the current one)")
+    x.add_argument("--json", action="store_true")
+    x = cmd(el, "use", cmd_election_use, "make an election current")
+    x.add_argument("id")
+
+    x = cmd(sub, "categories", cmd_categories, "list incident categories")
+    x.add_argument("--lang", choices=taxonomy.LANGS, default="en")
+    x.add_argument("--json", action="store_true")
+
+    inc = group("incident", "incidents reported from polling stations")
+    x = cmd(inc, "add", cmd_incident_add, "log an incident")
+    x.add_argument("--station", required=True, help="station code")
+    x.add_argument("--category", required=True, help="category key (see `categories`)")
+    x.add_argument("--observed-at", required=True, type=parse_time,
+                   help="ISO 8601 time, or 'now'; without an offset, this computer's time zone")
+    x.add_argument("--text", required=True, help="what happened")
+    x.add_argument("--severity", default="minor", choices=sorted(taxonomy.severity_keys()))
+    x.add_argument("--witness", action="append", help="a witness (repeat for more)")
+    x.add_argument("--reporter", help="who reported it")
+    x.add_argument("--photo", action="append", help="a photo to attach (repeat for more)")
+    x.add_argument("--json", action="store_true")
+    x = cmd(inc, "edit", cmd_incident_edit, "change an incident")
+    x.add_argument("id")
+    x.add_argument("--text")
+    x.add_argument("--status")
+    x.add_argument("--category")
+    x.add_argument("--severity")
+    x.add_argument("--reporter")
+    x.add_argument("--station", help="move to another station (code)")
+    x.add_argument("--observed-at", type=parse_time)
+    x.add_argument("--witness", action="append", help="replaces the witness list (repeat)")
+    x.add_argument("--json", action="store_true")
+    x = cmd(inc, "list", cmd_incident_list, "list incidents, newest first")
+    x.add_argument("--search", help="words to find (prefixes match; any case)")
+    x.add_argument("--station", action="append", help="station code (repeatable)")
+    x.add_argument("--category", action="append", help="category key (repeatable)")
+    x.add_argument("--status", action="append", help="status (repeatable)")
+    x.add_argument("--severity", action="append", help="severity (repeatable)")
+    x.add_argument("--since", type=parse_time, help="observed at or after this time")
+    x.add_argument("--until", type=parse_time, help="observed at or before this time")
+    x.add_argument("--limit", type=int)
+    x.add_argument("--json", action="store_true")
+    x = cmd(inc, "show", cmd_incident_show, "show one incident with its evidence")
+    x.add_argument("id")
+    x.add_argument("--json", action="store_true")
+    x = cmd(inc, "delete", cmd_incident_delete, "delete an incident (kept as a tombstone)")
+    x.add_argument("id")
+    x = cmd(inc, "restore", cmd_incident_restore, "undo the deletion of an incident")
+    x.add_argument("id")
+
+    ev = group("evidence", "photos and files that prove incidents")
+    x = cmd(ev, "add", cmd_evidence_add, "attach photos (or folders of photos) to an incident")
+    x.add_argument("incident_id")
+    x.add_argument("files", nargs="+")
+    x.add_argument("--json", action="store_true")
+    x = cmd(ev, "detach", cmd_evidence_detach, "detach evidence from its incident")
+    x.add_argument("evidence_id")
+    x = cmd(ev, "verify", cmd_evidence_verify, "re-hash every stored file; list missing/corrupt")
+    x.add_argument("--json", action="store_true")
+
+    au = group("audit", "the tamper-evident log of every change")
+    x = cmd(au, "verify", cmd_audit_verify, "check the audit log's hash chain")
+    x.add_argument("--json", action="store_true")
+
+    x = cmd(sub, "demo", cmd_demo, "fill the store with a realistic demo election")
+    x.add_argument("--stations", type=int, default=40)
+    x.add_argument("--incidents", type=int, default=200)
+    x.add_argument("--photos", type=int, default=12)
+    return p
+
+
+def write_crash_log(data_dir: Path, exc: BaseException) -> Path:
+    """Keep a bug's traceback in the data folder, where the user can find and send it."""
+    import traceback
+
+    logs = data_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    log = logs / f"crash-{datetime.now():%Y%m%d-%H%M%S}.log"
+    with open(log, "a", encoding="utf-8") as f:
+        f.write("".join(traceback.format_exception(exc)))
+    return log
+
+
+def main(argv: Sequence[str], open_app: Callable[[Path], int] | None = None) -> int:
+    """Run a command; with no command, open the desktop app (open_app) on the data folder."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        if open_app is None:
+            parser.print_help()
+            return 2
+        return open_app(resolve_data_dir(getattr(args, "data_dir", None)))
+    if handler is cmd_categories:
+        return cmd_categories(None, args)
+    data_dir = resolve_data_dir(getattr(args, "data_dir", None))
+    try:
+        with Store(data_dir) as store:
+            return int(handler(store, args))
+    except KuaError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        if is_environment_error(exc):
+            print(f"error: {describe_environment_error(exc, data_dir)}", file=sys.stderr)
+            return 1
+        log = write_crash_log(data_dir, exc)
+        print(f"error: internal error ({type(exc).__name__}); details in {log}", file=sys.stderr)
+        return 70
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,92 @@
+"""Content-addressed evidence files: blobs/ab/cdef... named by SHA-256, written once, never modified."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+CHUNK = 1 << 20
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _fsync_dir(path: Path) -> None:
+    if os.name == "nt":  # Windows has no directory fsync; NTFS journals the rename
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class BlobStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def path(self, sha256: str) -> Path:
+        return self.root / sha256[:2] / sha256[2:]
+
+    def has(self, sha256: str) -> bool:
+        return self.path(sha256).is_file()
+
+    def put_bytes(self, data: bytes, sha256: str | None = None) -> str:
+        """Store the bytes (once) and return their SHA-256. Durable when this returns:
+        temp file, fsync, rename, fsync of the folder."""
+        digest = sha256 or hashlib.sha256(data).hexdigest()
+        final = self.path(digest)
+        if final.is_file():
+            return digest
+        final.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=".incoming-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.chmod(tmp, 0o444)
+            os.replace(tmp, final)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        _fsync_dir(final.parent)
+        return digest
+
+    def read(self, sha256: str) -> bytes:
+        return self.path(sha256).read_bytes()
+
+    def verify(self, sha256: str) -> str | None:
+        """None when the blob is present and intact, else what is wrong with it."""
+        path = self.path(sha256)
+        if not path.is_file():
+            return "missing"
+        if sha256_file(path) != sha256:
+            return "corrupt (its bytes no longer match its SHA-256)"
+        return None
+
+    def all_hashes(self) -> Iterator[str]:
+        if not self.root.is_dir():
+            return
+        for sub in sorted(self.root.iterdir()):
+            if sub.is_dir() and len(sub.name) == 2:
+                for f in sorted(sub.iterdir()):
+                    if not f.name.startswith(".incoming-"):
+                        yield sub.name + f.name
+
+    def remove_leftovers(self) -> int:
+        """Delete temp files left by an interrupted write (they were never referenced)."""
+        count = 0
+        if self.root.is_dir():
+            for tmp in self.root.glob("*/.incoming-*"):
+                tmp.unlink(missing_ok=True)
+                count += 1
+        return count

@@ -1,0 +1,111 @@
+"""Every change to a synced record writes a revision in the same transaction (the sync outbox)
+and an audit event. Done in one before_flush hook so no write path can forget it."""
+
+from __future__ import annotations
+
+import time
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import event, inspect, select
+from sqlalchemy.orm import Session
+
+from storage import audit
+from storage.ids import uuid7
+from storage.models import Revision, Setting, Synced
+from storage.timeutil import to_utc_text, utcnow
+
+DEVICE_KEY = "device_id"
+
+
+def device_id(session: Session) -> str:
+    row = session.get(Setting, DEVICE_KEY)
+    if row is None:
+        row = Setting(key=DEVICE_KEY, value=uuid7())
+        session.add(row)
+    return str(row.value)
+
+
+def next_hlc(last: str | None, device: str) -> str:
+    """Hybrid logical clock: wall milliseconds, never behind the last one seen, plus a counter.
+    It only breaks ties between concurrent revisions; it never decides what survives."""
+    wall = time.time_ns() // 1_000_000
+    if last:
+        last_ms, last_count = (int(p) for p in last.split("-")[:2])
+        if wall <= last_ms:
+            return f"{last_ms:013d}-{last_count + 1:05d}-{device}"
+    return f"{wall:013d}-{0:05d}-{device}"
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return to_utc_text(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def data_fields(obj: Synced) -> list[str]:
+    mapper = inspect(type(obj))
+    return [c.key for c in mapper.column_attrs if c.key not in Synced.BOOKKEEPING]
+
+
+def _apply_defaults(obj: Synced) -> None:
+    """Fill Python-side column defaults now, so the create revision carries the real values."""
+    for column in inspect(type(obj)).columns:
+        default = column.default
+        if default is None or column.key in Synced.BOOKKEEPING or getattr(obj, column.key) is not None:
+            continue
+        if default.is_callable:
+            setattr(obj, column.key, default.arg(None))  # type: ignore[union-attr]
+        elif default.is_scalar:
+            setattr(obj, column.key, default.arg)  # type: ignore[union-attr]
+
+
+@event.listens_for(Session, "before_flush")
+def _write_revisions(session: Session, flush_context: Any, instances: Any) -> None:
+    changed = [o for o in session.new if isinstance(o, Synced)]
+    changed += [o for o in session.dirty if isinstance(o, Synced) and session.is_modified(o)]
+    if not changed:
+        return
+    with session.no_autoflush:
+        device = device_id(session)
+        now = utcnow()
+        hlc = session.scalar(select(Revision.hlc).order_by(Revision.hlc.desc()).limit(1))
+        for obj in changed:
+            state = inspect(obj)
+            if state.pending:
+                op = "create"
+                _apply_defaults(obj)
+                fields = {k: _plain(getattr(obj, k)) for k in data_fields(obj)}
+            else:
+                fields = {}
+                for key in data_fields(obj):
+                    hist = state.attrs[key].history
+                    if hist.has_changes():
+                        fields[key] = _plain(getattr(obj, key))
+                if not fields:
+                    continue
+                op = "update"
+                if "deleted" in fields:
+                    op = "delete" if obj.deleted else "restore"
+            rev_id = uuid7()
+            hlc = next_hlc(hlc, device)
+            session.add(
+                Revision(
+                    rev_id=rev_id,
+                    entity=type(obj).__tablename__,  # type: ignore[attr-defined]
+                    record_id=obj.id,
+                    op=op,
+                    parents=[obj.rev] if obj.rev else [],
+                    device_id=device,
+                    hlc=hlc,
+                    fields=fields,
+                    created_at=now,
+                )
+            )
+            obj.rev = rev_id
+            if op != "create":
+                obj.updated_at = now
+            detail = {"rev": rev_id, "fields": sorted(fields)}
+            audit.append(session, device, op, type(obj).__tablename__, obj.id, detail)  # type: ignore[attr-defined]

@@ -1,0 +1,54 @@
+"""Times are stored as sortable UTC text; the local offset travels beside them where it matters."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import String
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def to_utc_text(value: datetime) -> str:
+    if value.tzinfo is None:
+        raise ValueError("naive datetime: a time zone is required")
+    return value.astimezone(UTC).strftime(_FORMAT)
+
+
+def from_utc_text(value: str) -> datetime:
+    return datetime.strptime(value, _FORMAT).replace(tzinfo=UTC)
+
+
+def with_offset(value: datetime, offset_minutes: int) -> datetime:
+    return value.astimezone(timezone(timedelta(minutes=offset_minutes)))
+
+
+def offset_minutes(value: datetime) -> int:
+    off = value.utcoffset()
+    if off is None:
+        raise ValueError("naive datetime: a time zone is required")
+    return int(off.total_seconds() // 60)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware datetime stored as fixed-width UTC text, so SQL comparisons and ORDER BY are exact."""
+
+    impl = String(27)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            return value
+        return to_utc_text(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        return None if value is None else from_utc_text(value)
