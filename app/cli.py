@@ -161,8 +161,12 @@ def cmd_incident_edit(store: Store, a: argparse.Namespace) -> int:
 
     changes: dict[str, Any] = {}
     for arg, field in (
-        ("text", "description"), ("status", "status"), ("category", "category"),
-        ("severity", "severity"), ("reporter", "reporter"), ("station", "station_code"),
+        ("text", "description"),
+        ("status", "status"),
+        ("category", "category"),
+        ("severity", "severity"),
+        ("reporter", "reporter"),
+        ("station", "station_code"),
         ("observed_at", "observed_at"),
     ):
         value = getattr(a, arg)
@@ -267,7 +271,11 @@ def cmd_evidence_verify(store: Store, a: argparse.Namespace) -> int:
         print(
             f"{report.checked} stored files checked: "
             + ("all intact" if report.ok else f"{len(report.problems)} missing or corrupt")
-            + (f"; {len(report.unreferenced)} not used by any evidence" if report.unreferenced else "")
+            + (
+                f"; {len(report.unreferenced)} not used by any evidence"
+                if report.unreferenced
+                else ""
+            )
         )
     return 0 if report.ok else 1
 
@@ -277,8 +285,9 @@ def cmd_audit_verify(store: Store, a: argparse.Namespace) -> int:
 
     report = verify_audit(store)
     if a.json:
-        _print_json({"ok": report.ok, "events": report.events, "problems": report.problems},
-                    sys.stdout)
+        _print_json(
+            {"ok": report.ok, "events": report.events, "problems": report.problems}, sys.stdout
+        )
     else:
         for p in report.problems:
             print(p)
@@ -303,7 +312,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     # Accepted both before and after the command; SUPPRESS keeps the later one from erasing it.
     common.add_argument("--data-dir", default=argparse.SUPPRESS, help="data folder to use")
 
@@ -348,8 +357,12 @@ def build_parser() -> argparse.ArgumentParser:
     x = cmd(inc, "add", cmd_incident_add, "log an incident")
     x.add_argument("--station", required=True, help="station code")
     x.add_argument("--category", required=True, help="category key (see `categories`)")
-    x.add_argument("--observed-at", required=True, type=parse_time,
-                   help="ISO 8601 time, or 'now'; without an offset, this computer's time zone")
+    x.add_argument(
+        "--observed-at",
+        required=True,
+        type=parse_time,
+        help="ISO 8601 time, or 'now'; without an offset, this computer's time zone",
+    )
     x.add_argument("--text", required=True, help="what happened")
     x.add_argument("--severity", default="minor", choices=sorted(taxonomy.severity_keys()))
     x.add_argument("--witness", action="append", help="a witness (repeat for more)")
@@ -427,9 +440,9 @@ def main(argv: Sequence[str], open_app: Callable[[Path], int] | None = None) -> 
         if open_app is None:
             parser.print_help()
             return 2
-        return open_app(resolve_data_dir(getattr(args, "data_dir", None)))
+        return int(open_app(resolve_data_dir(getattr(args, "data_dir", None))))
     if handler is cmd_categories:
-        return cmd_categories(None, args)
+        return int(cmd_categories(None, args))
     data_dir = resolve_data_dir(getattr(args, "data_dir", None))
     try:
         with Store(data_dir) as store:

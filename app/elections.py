@@ -53,8 +53,17 @@ class StationView:
 
 def _station_view(s: Station, incidents: int = 0) -> StationView:
     return StationView(
-        s.id, s.code, s.name, s.region, s.district, s.address, s.commission,
-        s.registered_voters, s.lat, s.lon, incidents,
+        s.id,
+        s.code,
+        s.name,
+        s.region,
+        s.district,
+        s.address,
+        s.commission,
+        s.registered_voters,
+        s.lat,
+        s.lon,
+        incidents,
     )
 
 
@@ -103,7 +112,9 @@ def create_election(
 
 def list_elections(store: Store) -> list[ElectionView]:
     with store.db.read() as s:
-        rows = s.scalars(select(Election).where(Election.deleted.is_(False)).order_by(Election.date))
+        rows = s.scalars(
+            select(Election).where(Election.deleted.is_(False)).order_by(Election.date)
+        )
         return [ElectionView.of(e) for e in rows]
 
 
@@ -132,7 +143,14 @@ class StationImport:
 
 
 _STATION_FIELDS = (
-    "name", "region", "district", "address", "commission", "registered_voters", "lat", "lon",
+    "name",
+    "region",
+    "district",
+    "address",
+    "commission",
+    "registered_voters",
+    "lat",
+    "lon",
 )
 
 
@@ -175,7 +193,11 @@ def import_stations(store: Store, path: Path) -> StationImport:
             unchanged += not changed
         s.flush()
         audit.append(
-            s, device_id(s), "import", "station", None,
+            s,
+            device_id(s),
+            "import",
+            "station",
+            None,
             {"file": path.name, "created": created, "updated": updated},
         )
         return StationImport(path.name, created, updated, unchanged, ElectionView.of(e))

@@ -159,13 +159,17 @@ def _prepared_stream(
             yield prepare(str(f), *args)
         return
     with pool:
-        futures: dict[Future[Prepared], Path] = {pool.submit(prepare, str(f), *args): f for f in files}
+        futures: dict[Future[Prepared], Path] = {
+            pool.submit(prepare, str(f), *args): f for f in files
+        }
         try:
             for fut in as_completed(futures):
                 try:
                     yield fut.result()
                 except BrokenProcessPool:
-                    yield Prepared(str(futures[fut]), error="the photo decoder crashed on this file")
+                    yield Prepared(
+                        str(futures[fut]), error="the photo decoder crashed on this file"
+                    )
                 if cancelled():
                     break
         finally:
@@ -249,7 +253,7 @@ def record(store: Store, incident_id: str, p: Prepared) -> ImportOutcome:
 
 
 def detach_evidence(store: Store, evidence_id: str, detached: bool = True) -> EvidenceView:
-    """Remove evidence from its incident (a tombstone; the file stays in the store), or undo that."""
+    """Detach evidence from its incident (a tombstone; the file stays stored), or undo that."""
     with store.db.write() as s:
         ev = s.get(Evidence, evidence_id)
         if ev is None:

@@ -48,10 +48,24 @@ class EvidenceView:
 
     @staticmethod
     def of(e: Evidence) -> EvidenceView:
-        gps = None if e.gps_lat is None or e.gps_lon is None else Gps(e.gps_lat, e.gps_lon, e.gps_alt)
+        gps = (
+            None if e.gps_lat is None or e.gps_lon is None else Gps(e.gps_lat, e.gps_lon, e.gps_alt)
+        )
         return EvidenceView(
-            e.id, e.incident_id, e.sha256, e.original_name, e.mime, e.size, e.width, e.height,
-            e.taken_at, gps, e.camera, e.orientation, e.note, tuple(e.unreadable or ()),
+            e.id,
+            e.incident_id,
+            e.sha256,
+            e.original_name,
+            e.mime,
+            e.size,
+            e.width,
+            e.height,
+            e.taken_at,
+            gps,
+            e.camera,
+            e.orientation,
+            e.note,
+            tuple(e.unreadable or ()),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -159,8 +173,17 @@ class IncidentDraft:
 
 # Fields a user may change with edit_incident, and the rule each value must meet.
 EDITABLE = frozenset(
-    {"description", "status", "category", "severity", "witnesses", "reporter", "legal_refs",
-     "observed_at", "station_code"}
+    {
+        "description",
+        "status",
+        "category",
+        "severity",
+        "witnesses",
+        "reporter",
+        "legal_refs",
+        "observed_at",
+        "station_code",
+    }
 )
 
 
@@ -301,9 +324,9 @@ def _filtered(session: Session, flt: IncidentFilter) -> Select[Any]:
     if match is not None:
         q = q.where(
             Incident.num.in_(
-                select(text("rowid")).select_from(text("incident_fts")).where(
-                    text("incident_fts MATCH :match")
-                )
+                select(text("rowid"))
+                .select_from(text("incident_fts"))
+                .where(text("incident_fts MATCH :match"))
             )
         ).params(match=match)
     return q
@@ -367,4 +390,3 @@ def store_counts(store: Store) -> Counts:
             incidents=int(s.scalar(select(func.count()).where(Incident.deleted.is_(False))) or 0),
             evidence=int(s.scalar(select(func.count()).where(Evidence.deleted.is_(False))) or 0),
         )
-

@@ -1,4 +1,4 @@
-"""Where a user's data lives: --data-dir, else $KUA_DATA_DIR, else the platform's user data folder."""
+"""Where a user's data lives: --data-dir, else $KUA_DATA_DIR, else the platform's data folder."""
 
 from __future__ import annotations
 

@@ -91,6 +91,3 @@ def describe_environment_error(exc: BaseException, where: Path | None = None) ->
 
 def is_environment_error(exc: BaseException) -> bool:
     return isinstance(exc, OSError | OperationalError | sqlite3.OperationalError)
-
-
-

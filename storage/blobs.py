@@ -1,4 +1,4 @@
-"""Content-addressed evidence files: blobs/ab/cdef... named by SHA-256, written once, never modified."""
+"""Content-addressed evidence files: blobs/ab/cdef... by SHA-256, written once, never modified."""
 
 from __future__ import annotations
 

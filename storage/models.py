@@ -8,12 +8,12 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
-    MetaData,
     Boolean,
     Float,
     ForeignKey,
     Index,
     Integer,
+    MetaData,
     String,
     Text,
     UniqueConstraint,
@@ -39,7 +39,7 @@ class Base(DeclarativeBase):
 
 
 class Synced:
-    """Columns every synced record carries. Revisions are written for these (see storage.revisions)."""
+    """Columns every synced record carries; changes to them write revisions (storage.revisions)."""
 
     id: Mapped[str] = mapped_column(UUID, primary_key=True, default=uuid7)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -148,7 +148,7 @@ class Protocol(Synced, Base):
 
 
 class Evidence(Synced, Base):
-    """A file attached to an incident or a protocol. The bytes live in the blob store under sha256."""
+    """A file attached to an incident or a protocol; its bytes are in the blob store by sha256."""
 
     __tablename__ = "evidence"
 

@@ -54,7 +54,11 @@ def _apply_defaults(obj: Synced) -> None:
     """Fill Python-side column defaults now, so the create revision carries the real values."""
     for column in inspect(type(obj)).columns:
         default = column.default
-        if default is None or column.key in Synced.BOOKKEEPING or getattr(obj, column.key) is not None:
+        if (
+            default is None
+            or column.key in Synced.BOOKKEEPING
+            or getattr(obj, column.key) is not None
+        ):
             continue
         if default.is_callable:
             setattr(obj, column.key, default.arg(None))  # type: ignore[union-attr]

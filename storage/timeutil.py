@@ -38,7 +38,7 @@ def offset_minutes(value: datetime) -> int:
 
 
 class UTCDateTime(TypeDecorator[datetime]):
-    """An aware datetime stored as fixed-width UTC text, so SQL comparisons and ORDER BY are exact."""
+    """An aware datetime stored as fixed-width UTC text: SQL comparisons and ORDER BY are exact."""
 
     impl = String(27)
     cache_ok = True

@@ -25,7 +25,8 @@ _BODY = (
 
 def upgrade() -> None:
     op.execute(
-        "CREATE VIRTUAL TABLE incident_fts USING fts5(body, tokenize='unicode61 remove_diacritics 0')"
+        "CREATE VIRTUAL TABLE incident_fts USING fts5("
+        "body, tokenize='unicode61 remove_diacritics 0')"
     )
     new, old = _BODY.format(r="new"), _BODY.format(r="old")
     op.execute(
@@ -41,7 +42,10 @@ def upgrade() -> None:
         f"ON incident WHEN {old} IS NOT {new} BEGIN "
         f"UPDATE incident_fts SET body = {new} WHERE rowid = new.num; END"
     )
-    op.execute(f"INSERT INTO incident_fts(rowid, body) SELECT num, {_BODY.format(r='incident')} FROM incident")
+    op.execute(
+        "INSERT INTO incident_fts(rowid, body) "
+        f"SELECT num, {_BODY.format(r='incident')} FROM incident"
+    )
 
 
 def downgrade() -> None:
