@@ -1,0 +1,483 @@
+"""Evidence of one incident: a thumbnail strip that takes dropped or pasted photos, the import
+progress with cancel, and a photo viewer with zoom, pan and the photo's provenance."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QEvent, QMimeData, QModelIndex, QSize, Qt, Signal
+from PySide6.QtGui import (
+    QDragEnterEvent,
+    QDropEvent,
+    QGuiApplication,
+    QImage,
+    QKeySequence,
+    QPainter,
+    QPixmap,
+    QWheelEvent,
+)
+from PySide6.QtWidgets import (
+    QDialog,
+    QFormLayout,
+    QGraphicsPixmapItem,
+    QGraphicsScene,
+    QGraphicsView,
+    QHBoxLayout,
+    QLabel,
+    QListView,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.errors import KuaError
+from app.incidents import EvidenceView
+from app.store import Store
+from ui import dialogs, errors
+from ui.models import EvidenceListModel
+from ui.worker import Job, JobContext, Worker
+
+# Photo decoding processes: all cores but one, which stays free for the UI thread (with every
+# core busy decoding, the window visibly stutters during a large import).
+IMPORT_PROCESSES = max(1, (os.cpu_count() or 2) - 1)
+VIEWER_MAX_SIDE = 4096  # enough to zoom into a protocol photo; bounds memory per photo
+
+
+# --- jobs (run on a worker thread: no widgets here) -----------------------------------------
+
+
+def _load_thumbnail(store: Store, sha256: str) -> QImage:
+    from app.evidence import thumbnail_file
+
+    image = QImage(str(thumbnail_file(store, sha256)))
+    if image.isNull():
+        raise OSError(f"cannot read the thumbnail of {sha256}")
+    return image
+
+
+def _load_photo(store: Store, sha256: str) -> QImage:
+    """The stored photo, orientation applied, as a QImage (QImage is safe off the GUI thread;
+    QPixmap is not, so the viewer converts it on the main thread)."""
+    from app.photos import render_oriented
+
+    picture = render_oriented(store.blobs.read(sha256), VIEWER_MAX_SIDE).convert("RGBA")
+    raw = picture.tobytes("raw", "RGBA")
+    image = QImage(raw, picture.width, picture.height, 4 * picture.width,
+                   QImage.Format.Format_RGBA8888)
+    return image.copy()  # own the pixels: raw is freed when this job returns
+
+
+def _save_pasted_image(image: QImage, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix="pasted-", suffix=".png", dir=folder)
+    path = Path(name)
+    with open(fd, "wb"):
+        pass
+    if not image.save(str(path), "PNG"):
+        path.unlink(missing_ok=True)
+        raise OSError(f"cannot write the pasted image to {path}")
+    return path
+
+
+def _import(ctx: JobContext, incident_id: str, paths: list[Path], temporary: list[Path]) -> Any:
+    from app.evidence import import_files
+
+    try:
+        return import_files(
+            ctx.store, incident_id, paths, workers=IMPORT_PROCESSES,
+            progress=lambda done, total, outcome: ctx.progress(
+                (done, total, Path(outcome.file).name), force=done == total),
+            cancelled=ctx.cancelled,
+        )
+    finally:
+        for p in temporary:
+            p.unlink(missing_ok=True)
+
+
+def paths_from_mime(mime: QMimeData) -> list[Path]:
+    return [Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile()]
+
+
+# --- widgets ---------------------------------------------------------------------------------
+
+
+class EvidencePanel(QWidget):
+    """Photos of the incident being edited. Drop files or folders here, paste with Ctrl+V,
+    or use "Add photos…"; the import runs on the storage worker with progress and cancel."""
+
+    imported = Signal(str)  # incident id: its evidence count changed
+    needs_incident = Signal()  # photos arrived before the incident was saved
+
+    def __init__(self, storage: Worker, images: Worker, temp_dir: Path,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._storage = storage
+        self._images = images
+        self._temp_dir = temp_dir
+        self._incident_id: str | None = None
+        self._job: Job | None = None
+        self._waiting: list[tuple[list[Path], list[Path]]] = []  # until the incident exists
+        self.viewers: list[PhotoViewer] = []
+        self.model = EvidenceListModel(self._request_thumbnail, self)
+
+        self.title = QLabel()
+        self.add_button = QPushButton()
+        self.add_button.clicked.connect(self.choose_files)
+        self.view = QListView()
+        self.view.setModel(self.model)
+        self.view.setViewMode(QListView.ViewMode.IconMode)
+        self.view.setFlow(QListView.Flow.LeftToRight)
+        self.view.setWrapping(False)
+        self.view.setUniformItemSizes(True)
+        self.view.setIconSize(EvidenceListModel.THUMB)
+        self.view.setGridSize(QSize(112, 124))
+        self.view.setFixedHeight(146)
+        self.view.setMovement(QListView.Movement.Static)
+        self.view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.view.activated.connect(self._open_viewer)
+        self.view.installEventFilter(self)
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(True)
+        self.cancel_button = QPushButton()
+        self.cancel_button.clicked.connect(self.cancel_import)
+        self.progress.hide()
+        self.cancel_button.hide()
+        self.hint = QLabel()
+        self.hint.setWordWrap(True)
+        self.hint.setEnabled(False)
+
+        top = QHBoxLayout()
+        top.addWidget(self.title, 1)
+        top.addWidget(self.add_button)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.progress, 1)
+        bottom.addWidget(self.cancel_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(top)
+        layout.addWidget(self.view)
+        layout.addLayout(bottom)
+        layout.addWidget(self.hint)
+        self.setAcceptDrops(True)
+        self.retranslate()
+
+    def retranslate(self) -> None:
+        self.title.setText(self.tr("Evidence"))
+        self.add_button.setText(self.tr("Add photos…"))
+        self.cancel_button.setText(self.tr("Cancel import"))
+        self.hint.setText(self.tr(
+            "Drop photos or folders here, or paste with Ctrl+V. Enter opens a photo."))
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.LanguageChange:
+            self.retranslate()
+        super().changeEvent(event)
+
+    # --- what the editor tells us -----------------------------------------------------------
+
+    def show_incident(self, incident_id: str | None, evidence: Sequence[EvidenceView]) -> None:
+        self._incident_id = incident_id
+        self.model.set_evidence(evidence)
+        if incident_id is not None:
+            waiting, self._waiting = self._waiting, []
+            for paths, temporary in waiting:
+                self._start_import(paths, temporary)
+        else:
+            self._discard_waiting()
+
+    def _discard_waiting(self) -> None:
+        for _paths, temporary in self._waiting:
+            for p in temporary:
+                p.unlink(missing_ok=True)
+        self._waiting = []
+
+    # --- getting files in -------------------------------------------------------------------
+
+    def import_paths(self, paths: Sequence[Path], temporary: Sequence[Path] = ()) -> None:
+        """Attach these files (folders are searched for photos). Before the incident is saved,
+        the files wait and needs_incident asks the editor to save it."""
+        paths, temporary = list(paths), list(temporary)
+        if not paths:
+            return
+        if self._incident_id is None:
+            self._waiting.append((paths, temporary))
+            self.needs_incident.emit()
+            return
+        self._start_import(paths, temporary)
+
+    def import_mime(self, mime: QMimeData) -> bool:
+        """Files (URLs) or a bitmap from a drop or the clipboard; False if it holds neither."""
+        paths = paths_from_mime(mime)
+        if paths:
+            self.import_paths(paths)
+            return True
+        if mime.hasImage():
+            image = QImage(mime.imageData())
+            if image.isNull():
+                return False
+            folder = self._temp_dir
+            self._images.submit(
+                lambda _ctx: _save_pasted_image(image, folder),
+                lambda path: self.import_paths([path], [path]),
+            )
+            return True
+        return False
+
+    def paste(self) -> None:
+        if not self.import_mime(QGuiApplication.clipboard().mimeData()):
+            dialogs.tell(self, dialogs.Kind.INFO, self.tr("Paste"),
+                         self.tr("The clipboard holds no photo or file."))
+
+    def choose_files(self) -> None:
+        paths = dialogs.choose_files(
+            self, self.tr("Add photos"),
+            self.tr("Photos") + " (*.jpg *.jpeg *.png *.heic *.heif *.tif *.tiff *.webp);;"
+            + self.tr("All files") + " (*)",
+        )
+        self.import_paths(paths)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        mime = event.mimeData()
+        if mime.hasUrls() or mime.hasImage():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        if self.import_mime(event.mimeData()):
+            event.acceptProposedAction()
+
+    def eventFilter(self, watched: Any, event: QEvent) -> bool:
+        if (watched is self.view and event.type() == QEvent.Type.KeyPress
+                and event.matches(QKeySequence.StandardKey.Paste)):  # type: ignore[attr-defined]
+            self.paste()
+            return True
+        return super().eventFilter(watched, event)
+
+    # --- the import -------------------------------------------------------------------------
+
+    @property
+    def importing(self) -> bool:
+        return self._job is not None
+
+    def _start_import(self, paths: list[Path], temporary: list[Path]) -> None:
+        if self._job is not None:  # one at a time; this one follows
+            self._waiting.append((paths, temporary))
+            return
+        incident_id = self._incident_id
+        assert incident_id is not None
+        self.progress.setRange(0, 0)
+        self.progress.setFormat(self.tr("Importing…"))
+        self.progress.show()
+        self.cancel_button.show()
+        self._job = self._storage.submit(
+            lambda ctx: _import(ctx, incident_id, paths, temporary),
+            lambda outcomes: self._import_done(incident_id, outcomes),
+            self._import_failed,
+            self._import_progress,
+        )
+
+    def cancel_import(self) -> None:
+        if self._job is not None:
+            self._job.cancel()
+            self.progress.setFormat(self.tr("Cancelling…"))
+
+    def _import_progress(self, payload: tuple[int, int, str]) -> None:
+        done, total, name = payload
+        self.progress.setRange(0, total)
+        self.progress.setValue(done)
+        self.progress.setFormat(self.tr("{done} of {total}: {name}").format(
+            done=done, total=total, name=name))
+
+    def _finish_job(self) -> None:
+        self._job = None
+        self.progress.hide()
+        self.cancel_button.hide()
+        if self._waiting and self._incident_id is not None:
+            paths, temporary = self._waiting.pop(0)
+            self._start_import(paths, temporary)
+
+    def _import_failed(self, exc: BaseException) -> None:
+        self._finish_job()
+        errors.report(exc, self)
+
+    def _import_done(self, incident_id: str, outcomes: list[Any]) -> None:
+        cancelled = self._job is not None and self._job.cancel_requested
+        self._finish_job()
+        added = [o.evidence for o in outcomes if o.ok and o.evidence is not None]
+        if incident_id == self._incident_id:
+            self.model.add_evidence(added)
+        self.imported.emit(incident_id)
+        failed = [o.error or Path(o.file).name for o in outcomes if not o.ok]
+        if failed:
+            dialogs.tell(
+                self, dialogs.Kind.WARNING, self.tr("Some files were not imported"),
+                self.tr("{ok} imported, {failed} not imported:").format(
+                    ok=len(added), failed=len(failed)) + "\n\n" + "\n".join(failed),
+            )
+        elif cancelled:
+            dialogs.tell(self, dialogs.Kind.INFO, self.tr("Import cancelled"),
+                         self.tr("{ok} files were imported before the import was cancelled.")
+                         .format(ok=len(added)))
+
+    # --- thumbnails and the viewer ----------------------------------------------------------
+
+    def _request_thumbnail(self, sha256: str) -> None:
+        self._images.submit(
+            lambda ctx: _load_thumbnail(ctx.store, sha256),
+            lambda image: self.model.set_thumbnail(sha256, QPixmap.fromImage(image)),
+            self._thumbnail_failed,
+        )
+
+    def _thumbnail_failed(self, exc: BaseException) -> None:
+        if not isinstance(exc, OSError):  # a lost cache file just stays blank; bugs surface
+            errors.report(exc, self)
+
+    def _open_viewer(self, index: QModelIndex) -> None:
+        evidence = self.model.evidence_at(index.row())
+        if evidence is not None:
+            self.open_viewer(evidence)
+
+    def open_viewer(self, evidence: EvidenceView) -> PhotoViewer:
+        viewer = PhotoViewer(evidence, self.window())
+        viewer.finished.connect(lambda _result: self._forget_viewer(viewer))
+        self.viewers.append(viewer)
+        self._images.submit(lambda ctx: _load_photo(ctx.store, evidence.sha256),
+                            viewer.set_image, viewer.image_failed)
+        viewer.show()
+        return viewer
+
+    def _forget_viewer(self, viewer: PhotoViewer) -> None:
+        if viewer in self.viewers:
+            self.viewers.remove(viewer)
+
+
+class ZoomView(QGraphicsView):
+    """Wheel or Ctrl +/- zooms around the cursor, dragging pans, 0 fits the photo."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        self.fitted = True
+
+    def zoom(self, factor: float) -> None:
+        self.fitted = False
+        self.scale(factor, factor)
+
+    def fit(self) -> None:
+        self.fitted = True
+        self.fitInView(self.sceneRect(), Qt.AspectRatioMode.KeepAspectRatio)
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        self.zoom(1.25 if event.angleDelta().y() > 0 else 0.8)
+
+    def resizeEvent(self, event: Any) -> None:
+        super().resizeEvent(event)
+        if self.fitted:
+            self.fit()
+
+
+class PhotoViewer(QDialog):
+    """One photo with what makes it evidence: its SHA-256, capture time, place and camera."""
+
+    def __init__(self, evidence: EvidenceView, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.evidence = evidence
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.scene = QGraphicsScene(self)
+        self.item = QGraphicsPixmapItem()
+        self.item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        self.scene.addItem(self.item)
+        self.view = ZoomView()
+        self.view.setScene(self.scene)
+        self.status = QLabel()
+        self.status.setAlignment(Qt.AlignmentFlag.AlignCenter)
+
+        info = QWidget()
+        self.form = QFormLayout(info)
+        self.fields: dict[str, QLabel] = {}
+        for key in ("file", "sha256", "taken", "gps", "camera", "size"):
+            label = QLabel()
+            label.setWordWrap(True)
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            self.fields[key] = label
+        self._fill_fields()
+
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.view, 1)
+        left_layout.addWidget(self.status)
+        splitter = QSplitter()
+        splitter.addWidget(left)
+        splitter.addWidget(info)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(splitter)
+        self.resize(1100, 680)
+        self.retranslate()
+
+    def _fill_fields(self) -> None:
+        e = self.evidence
+        f = self.fields
+        f["file"].setText(e.original_name)
+        f["sha256"].setText(e.sha256)
+        f["taken"].setText(e.taken_at or "—")
+        f["gps"].setText("—" if e.gps is None else
+                         f"{e.gps.lat:.6f}, {e.gps.lon:.6f}"
+                         + ("" if e.gps.alt is None else f", {e.gps.alt:.0f} m"))
+        f["camera"].setText(e.camera or "—")
+        pixels = f"{e.width} × {e.height}, " if e.width and e.height else ""
+        f["size"].setText(f"{pixels}{e.size:,} B".replace(",", " "))
+
+    def retranslate(self) -> None:
+        self.setWindowTitle(self.tr("Photo: {name}").format(name=self.evidence.original_name))
+        while self.form.rowCount():
+            self.form.takeRow(0)
+        for key, text in (
+            ("file", self.tr("File")), ("sha256", self.tr("SHA-256")),
+            ("taken", self.tr("Taken")), ("gps", self.tr("Location (GPS)")),
+            ("camera", self.tr("Camera")), ("size", self.tr("Size")),
+        ):
+            self.form.addRow(text, self.fields[key])
+        if self.item.pixmap().isNull():
+            self.status.setText(self.tr("Loading the photo…"))
+        else:
+            self.status.setText(self.tr("Wheel or Ctrl +/− to zoom, drag to move, 0 to fit."))
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.LanguageChange:
+            self.retranslate()
+        super().changeEvent(event)
+
+    def set_image(self, image: QImage) -> None:
+        self.item.setPixmap(QPixmap.fromImage(image))
+        self.scene.setSceneRect(self.item.boundingRect())
+        self.view.fit()
+        self.retranslate()
+
+    def image_failed(self, exc: BaseException) -> None:
+        self.status.setText(self.tr("The photo cannot be shown: {reason}").format(reason=exc))
+        from app.photos import PhotoError  # loaded by the job that failed
+
+        if not isinstance(exc, OSError | KuaError | PhotoError):  # a bug: log it and say so
+            errors.report(exc, self)
+
+    def keyPressEvent(self, event: Any) -> None:
+        key = event.key()
+        if key in (Qt.Key.Key_Plus, Qt.Key.Key_Equal):
+            self.view.zoom(1.25)
+        elif key == Qt.Key.Key_Minus:
+            self.view.zoom(0.8)
+        elif key == Qt.Key.Key_0:
+            self.view.fit()
+        else:
+            super().keyPressEvent(event)
+

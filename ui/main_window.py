@@ -1,0 +1,524 @@
+"""The main window: stations on the left, the incident list in the middle, the editor right."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QEvent, QItemSelectionModel, QModelIndex, Qt, Signal
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QUndoStack
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QHeaderView,
+    QLabel,
+    QMainWindow,
+    QScrollArea,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app import profile
+from app.elections import (
+    ElectionView,
+    StationView,
+    get_current_election,
+    import_stations,
+    list_stations,
+)
+from app.incidents import (
+    Counts,
+    IncidentFilter,
+    IncidentView,
+    get_incident,
+    incident_nums,
+    incidents_by_num,
+    store_counts,
+)
+from app.taxonomy import LANGS
+from ui import dialogs
+from ui.commands import DeleteIncident
+from ui.evidence import EvidencePanel
+from ui.filters import FilterBar
+from ui.i18n import NATIVE_NAMES, Language
+from ui.incident_editor import IncidentEditor
+from ui.models import CODE_ROLE, IncidentTableModel, StationListModel
+from ui.worker import JobContext, Worker
+
+ROW_HEIGHT_EXTRA = 8  # px above the font height: rows are all the same height, never measured
+
+
+@dataclass(frozen=True)
+class Overview:
+    """What the side panel and status bar show, fetched in one job after each change."""
+
+    election: ElectionView | None
+    stations: list[StationView]
+    counts: Counts
+
+
+def _overview(ctx: JobContext) -> Overview:
+    return Overview(get_current_election(ctx.store), list_stations(ctx.store),
+                    store_counts(ctx.store))
+
+
+def _nums(ctx: JobContext, flt: IncidentFilter) -> list[int] | None:
+    if ctx.cancelled():  # superseded by a newer search before it started
+        return None
+    return incident_nums(ctx.store, flt)
+
+
+def _incident_by_num(ctx: JobContext, num: int) -> IncidentView | None:
+    found = incidents_by_num(ctx.store, [num])
+    return get_incident(ctx.store, found[0].id) if found else None
+
+
+class ShortcutsDialog(QDialog):
+    """Help > Shortcuts: every key the app answers to, in the current language."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.text = QLabel()
+        self.text.setTextFormat(Qt.TextFormat.RichText)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.text)
+        self.retranslate()
+
+    def rows(self) -> list[tuple[str, str]]:
+        return [
+            ("Ctrl+N", self.tr("New incident (the cursor goes to the station)")),
+            ("Ctrl+S, Ctrl+Enter", self.tr("Save the incident")),
+            ("Esc", self.tr("Cancel the changes in the form")),
+            ("Tab, Shift+Tab", self.tr("Next / previous field")),
+            ("Alt+S, Alt+T, Alt+C, Alt+V, Alt+U, Alt+W, Alt+I, Alt+R",
+             self.tr("Go to station, time, category, severity, status, text, witnesses, "
+                     "reporter")),
+            ("Ctrl+F", self.tr("Search incidents")),
+            ("Ctrl+L", self.tr("Go to the incident list (Enter opens the incident)")),
+            ("Ctrl+Shift+L", self.tr("Clear the search and filters")),
+            ("Delete", self.tr("Delete the incident (Ctrl+Z brings it back)")),
+            ("Ctrl+Z", self.tr("Undo")),
+            ("Ctrl+Shift+Z, Ctrl+Y", self.tr("Redo")),
+            ("Ctrl+O", self.tr("Attach photos to the incident")),
+            ("Ctrl+Shift+V", self.tr("Paste a photo or files from the clipboard")),
+            ("F5", self.tr("Refresh")),
+            ("F1", self.tr("This list")),
+            ("Ctrl+Q", self.tr("Quit")),
+        ]
+
+    def retranslate(self) -> None:
+        self.setWindowTitle(self.tr("Keyboard shortcuts"))
+        body = "".join(
+            f"<tr><td style='padding-right:16px'><b>{keys}</b></td><td>{what}</td></tr>"
+            for keys, what in self.rows()
+        )
+        self.text.setText(f"<table cellspacing='4'>{body}</table>")
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.LanguageChange:
+            self.retranslate()
+        super().changeEvent(event)
+
+
+class MainWindow(QMainWindow):
+    refreshed = Signal()  # the incident list holds the result of the latest query
+    overview_loaded = Signal()
+
+    def __init__(self, storage: Worker, images: Worker, language: Language, data_dir: Path,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.storage = storage
+        self.images = images
+        self.language = language
+        self.data_dir = data_dir
+        self.undo_stack = QUndoStack(self)
+        self.election: ElectionView | None = None
+        self.counts: Counts | None = None
+        self._query: Any = None  # the running list query, cancelled when a newer one starts
+        self._shortcuts: ShortcutsDialog | None = None
+        lang = language.current
+
+        self.incidents = IncidentTableModel(self._fetch_page, lang, self)
+        self.table = QTableView()
+        self.table.setModel(self.incidents)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(False)
+        self.table.setCornerButtonEnabled(False)
+        rows = self.table.verticalHeader()
+        rows.hide()
+        rows.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)  # no per-row height computation
+        rows.setDefaultSectionSize(self.fontMetrics().height() + ROW_HEIGHT_EXTRA)
+        columns = self.table.horizontalHeader()
+        columns.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        columns.setStretchLastSection(False)
+        for col, width in enumerate((48, 84, 64, 150, 92, 92, 300, 120)):
+            columns.resizeSection(col, width)
+        columns.setSectionResizeMode(6, QHeaderView.ResizeMode.Stretch)
+        self.table.setColumnHidden(7, True)  # the reporter is in the form and found by search
+        self.table.selectionModel().currentRowChanged.connect(self._row_chosen)
+
+        self.stations = StationListModel(self)
+        self.station_view = QTableView()
+        self.station_view.setModel(self.stations)
+        self.station_view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.station_view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.station_view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.station_view.verticalHeader().hide()
+        self.station_view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        self.station_view.verticalHeader().setDefaultSectionSize(
+            self.fontMetrics().height() + ROW_HEIGHT_EXTRA)
+        self.station_view.horizontalHeader().setSectionResizeMode(
+            0, QHeaderView.ResizeMode.Stretch)
+        self.station_view.horizontalHeader().setSectionResizeMode(
+            1, QHeaderView.ResizeMode.ResizeToContents)
+        self.station_view.setWordWrap(False)
+        self.station_view.selectionModel().currentRowChanged.connect(lambda *_: self.refresh())
+
+        self.filters = FilterBar(lang)
+        self.filters.changed.connect(self.refresh)
+
+        temp = data_dir / "cache" / "pasted"
+        self.evidence = EvidencePanel(storage, images, temp)
+        self.evidence.imported.connect(self._evidence_imported)
+        self.editor = IncidentEditor(storage, self.evidence, self.undo_stack, lang)
+        self.editor.saved.connect(self._incident_saved)
+
+        middle = QWidget()
+        middle_layout = QVBoxLayout(middle)
+        middle_layout.setContentsMargins(0, 0, 0, 0)
+        middle_layout.addWidget(self.filters)
+        middle_layout.addWidget(self.table, 1)
+        editor_scroll = QScrollArea()
+        editor_scroll.setWidget(self.editor)
+        editor_scroll.setWidgetResizable(True)
+        editor_scroll.setMinimumWidth(380)
+        self.splitter = QSplitter()
+        self.splitter.addWidget(self.station_view)
+        self.splitter.addWidget(middle)
+        self.splitter.addWidget(editor_scroll)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([230, 716, 420])
+        self.setCentralWidget(self.splitter)
+
+        self.db_label = QLabel(str(data_dir))
+        self.counts_label = QLabel()
+        self.sync_label = QLabel()
+        self.statusBar().addWidget(self.db_label, 1)
+        self.statusBar().addPermanentWidget(self.counts_label)
+        self.statusBar().addPermanentWidget(self.sync_label)
+
+        self.actions: dict[str, QAction] = {}
+        self._build_menus()
+        self.retranslate()
+        self.resize(1366, 740)
+        self.refresh_overview()
+        self.refresh()
+
+    # --- menus ------------------------------------------------------------------------------
+
+    def _action(self, key: str, slot: Any, *shortcuts: QKeySequence | str) -> QAction:
+        action = QAction(self)
+        action.triggered.connect(lambda _checked=False: slot())
+        if shortcuts:
+            action.setShortcuts([QKeySequence(s) for s in shortcuts])
+        self.addAction(action)
+        self.actions[key] = action
+        return action
+
+    def _build_menus(self) -> None:
+        undo = self.undo_stack.createUndoAction(self)
+        undo.setShortcuts(QKeySequence.StandardKey.Undo)
+        redo = self.undo_stack.createRedoAction(self)
+        redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        self.actions["undo"], self.actions["redo"] = undo, redo
+        a = self._action
+        self.file_menu = self.menuBar().addMenu("")
+        self.file_menu.addAction(a("new", self.new_incident, "Ctrl+N"))
+        self.file_menu.addSeparator()
+        self.file_menu.addAction(a("import_stations", self.import_stations))
+        self.file_menu.addAction(a("demo", self.load_demo))
+        self.file_menu.addSeparator()
+        self.file_menu.addAction(a("quit", self.close, "Ctrl+Q"))
+
+        self.edit_menu = self.menuBar().addMenu("")
+        self.edit_menu.addAction(undo)
+        self.edit_menu.addAction(redo)
+        self.edit_menu.addSeparator()
+        self.edit_menu.addAction(a("save", self.editor.save, "Ctrl+S", "Ctrl+Return",
+                                   "Ctrl+Enter"))
+        self.edit_menu.addAction(a("cancel", self.editor.cancel, "Esc"))
+        self.edit_menu.addAction(a("delete", self.delete_incident, QKeySequence.StandardKey.Delete))
+        self.edit_menu.addSeparator()
+        self.edit_menu.addAction(a("attach", self.evidence.choose_files, "Ctrl+O"))
+        self.edit_menu.addAction(a("paste_photo", self.evidence.paste, "Ctrl+Shift+V"))
+
+        self.view_menu = self.menuBar().addMenu("")
+        self.view_menu.addAction(a("find", self.focus_search, "Ctrl+F"))
+        self.view_menu.addAction(a("list", self.focus_list, "Ctrl+L"))
+        self.view_menu.addAction(a("clear_filters", self.clear_filters, "Ctrl+Shift+L"))
+        self.view_menu.addAction(a("refresh", self.refresh_all, "F5"))
+
+        self.language_menu = self.menuBar().addMenu("")
+        group = QActionGroup(self)
+        for lang in LANGS:
+            action = a(f"lang_{lang}", lambda lang=lang: self.switch_language(lang))
+            action.setText(NATIVE_NAMES[lang])
+            action.setCheckable(True)
+            action.setChecked(lang == self.language.current)
+            group.addAction(action)
+            self.language_menu.addAction(action)
+
+        self.help_menu = self.menuBar().addMenu("")
+        self.help_menu.addAction(a("shortcuts", self.show_shortcuts, "F1"))
+        self.help_menu.addAction(a("about", self.show_about))
+
+    def retranslate(self) -> None:
+        self.file_menu.setTitle(self.tr("&File"))
+        self.edit_menu.setTitle(self.tr("&Edit"))
+        self.view_menu.setTitle(self.tr("&View"))
+        self.language_menu.setTitle(self.tr("&Language"))
+        self.help_menu.setTitle(self.tr("&Help"))
+        texts = {
+            "new": self.tr("&New incident"),
+            "import_stations": self.tr("&Import station list…"),
+            "demo": self.tr("Load the &demo election"),
+            "quit": self.tr("&Quit"),
+            "save": self.tr("&Save incident"),
+            "cancel": self.tr("&Cancel changes"),
+            "delete": self.tr("&Delete incident"),
+            "attach": self.tr("&Attach photos…"),
+            "paste_photo": self.tr("&Paste photo"),
+            "find": self.tr("&Find…"),
+            "list": self.tr("Incident &list"),
+            "clear_filters": self.tr("&Clear filters"),
+            "refresh": self.tr("&Refresh"),
+            "shortcuts": self.tr("&Keyboard shortcuts"),
+            "about": self.tr("&About Kuä"),
+        }
+        for key, text in texts.items():
+            self.actions[key].setText(text)
+        self.actions["undo"].setText(self.tr("&Undo"))
+        self.actions["redo"].setText(self.tr("&Redo"))
+        self.sync_label.setText(self.tr("Offline"))
+        self.sync_label.setToolTip(self.tr("Sync is not set up: everything is kept on this "
+                                           "computer."))
+        self.db_label.setToolTip(self.tr("Database"))
+        self._show_counts()
+        self._update_title()
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.LanguageChange:
+            self.retranslate()
+        super().changeEvent(event)
+
+    def _update_title(self) -> None:
+        if self.election is None:
+            self.setWindowTitle("Kuä")
+        else:
+            self.setWindowTitle(f"Kuä — {self.election.name} ({self.election.date})")
+
+    def _show_counts(self) -> None:
+        if self.counts is None:
+            self.counts_label.setText("")
+            return
+        self.counts_label.setText(self.tr("Stations: {s}  ·  Incidents: {i}  ·  Photos: {e}")
+                                  .format(s=self.counts.stations, i=self.counts.incidents,
+                                          e=self.counts.evidence))
+
+    # --- data -------------------------------------------------------------------------------
+
+    def _fetch_page(self, nums: list[int], deliver: Any) -> None:
+        self.storage.submit(lambda ctx: incidents_by_num(ctx.store, nums), deliver)
+
+    def selected_station_codes(self) -> tuple[str, ...]:
+        code = self.station_view.currentIndex().data(CODE_ROLE)
+        return () if code is None else (code,)
+
+    def current_filter(self) -> IncidentFilter:
+        return self.filters.incident_filter(self.selected_station_codes())
+
+    def refresh(self) -> None:
+        """Re-run the list query with the current filters (the newest query wins)."""
+        if self._query is not None:
+            self._query.cancel()
+        flt = self.current_filter()
+        self._query = self.storage.submit(lambda ctx: _nums(ctx, flt), self._nums_arrived)
+
+    def _nums_arrived(self, nums: list[int] | None) -> None:
+        if nums is None:
+            return
+        self._query = None
+        current = self.editor.current
+        self.incidents.set_nums(nums)
+        if current is not None:
+            row = self.incidents.row_of_num(current.num)
+            if row is not None:
+                self.table.selectionModel().blockSignals(True)
+                self.table.selectionModel().setCurrentIndex(
+                    self.incidents.index(row, 0),
+                    QItemSelectionModel.SelectionFlag.ClearAndSelect
+                    | QItemSelectionModel.SelectionFlag.Rows)
+                self.table.selectionModel().blockSignals(False)
+        self.refreshed.emit()
+
+    def refresh_overview(self) -> None:
+        self.storage.submit(_overview, self._overview_arrived)
+
+    def _overview_arrived(self, overview: Overview) -> None:
+        self.election = overview.election
+        self.counts = overview.counts
+        code = self.selected_station_codes()
+        selection = self.station_view.selectionModel()
+        selection.blockSignals(True)
+        self.stations.set_stations(overview.stations)
+        row = next((r + 1 for r, s in enumerate(overview.stations) if (s.code,) == code), 0)
+        self.station_view.setCurrentIndex(self.stations.index(row, 0))
+        selection.blockSignals(False)
+        self.editor.set_stations(overview.stations)
+        self._show_counts()
+        self._update_title()
+        self.overview_loaded.emit()
+
+    def refresh_all(self) -> None:
+        self.refresh_overview()
+        self.refresh()
+
+    def _incident_saved(self, _view: IncidentView) -> None:
+        self.refresh_all()
+
+    def _evidence_imported(self, _incident_id: str) -> None:
+        self.refresh_overview()
+
+    # --- actions ----------------------------------------------------------------------------
+
+    def new_incident(self) -> None:
+        code = self.selected_station_codes()
+        self.table.selectionModel().clearCurrentIndex()
+        self.editor.new_incident(code[0] if code else "")
+
+    def _row_chosen(self, current: QModelIndex, previous: QModelIndex) -> None:
+        num = self.incidents.num_at(current.row()) if current.isValid() else None
+        if num is None:
+            return
+        if self.editor.current is not None and self.editor.current.num == num:
+            return
+        if self.editor.dirty and not dialogs.ask(
+            self, self.tr("Unsaved changes"),
+            self.tr("The incident in the form has unsaved changes. Discard them?"),
+        ):
+            selection = self.table.selectionModel()
+            selection.blockSignals(True)
+            selection.setCurrentIndex(previous, QItemSelectionModel.SelectionFlag.ClearAndSelect
+                                      | QItemSelectionModel.SelectionFlag.Rows)
+            selection.blockSignals(False)
+            return
+        self.storage.submit(lambda ctx: _incident_by_num(ctx, num), self._open_incident)
+
+    def _open_incident(self, view: IncidentView | None) -> None:
+        if view is not None:
+            self.editor.show_incident(view)
+
+    def delete_incident(self) -> None:
+        current = self.editor.current
+        if current is None:
+            return
+        self.undo_stack.push(DeleteIncident(
+            self.tr("Delete incident No. {num}").format(num=current.num), self.storage,
+            current.id, self._deleted_or_restored))
+        self.statusBar().showMessage(
+            self.tr("Incident No. {num} deleted. Ctrl+Z brings it back.").format(num=current.num),
+            8000)
+
+    def _deleted_or_restored(self, view: IncidentView) -> None:
+        if view.deleted and self.editor.current is not None and self.editor.current.id == view.id:
+            # Focus stays where it was: Ctrl+Z in a text field would undo typing, not this.
+            self.editor.new_incident(focus=False)
+        self.refresh_all()
+
+    def focus_search(self) -> None:
+        self.filters.search.setFocus()
+        self.filters.search.selectAll()
+
+    def focus_list(self) -> None:
+        self.table.setFocus()
+        if not self.table.currentIndex().isValid() and self.incidents.rowCount():
+            self.table.setCurrentIndex(self.incidents.index(0, 0))
+
+    def clear_filters(self) -> None:
+        self.station_view.selectionModel().blockSignals(True)
+        self.station_view.setCurrentIndex(self.stations.index(0, 0))
+        self.station_view.selectionModel().blockSignals(False)
+        self.filters.clear()
+
+    def switch_language(self, lang: str) -> None:
+        self.language.switch(lang)
+        self.actions[f"lang_{lang}"].setChecked(True)
+        self.incidents.set_language(lang)
+        self.editor.set_language(lang)
+        self.filters.set_language(lang)
+        self.storage.submit(lambda ctx: profile.set_language(ctx.store, lang))
+
+    def import_stations(self) -> None:
+        path = dialogs.choose_file(self, self.tr("Import station list"),
+                                   self.tr("Station lists") + " (*.csv *.txt);;"
+                                   + self.tr("All files") + " (*)")
+        if path is not None:
+            self.import_stations_from(path)
+
+    def import_stations_from(self, path: Path) -> None:
+        def done(result: Any) -> None:
+            dialogs.tell(self, dialogs.Kind.INFO, self.tr("Station list imported"),
+                         self.tr("{file}: {created} added, {updated} updated, {unchanged} "
+                                 "unchanged.").format(file=result.file, created=result.created,
+                                                      updated=result.updated,
+                                                      unchanged=result.unchanged))
+            self.refresh_all()
+
+        self.storage.submit(lambda ctx: import_stations(ctx.store, path), done)
+
+    def load_demo(self) -> None:
+        self.statusBar().showMessage(self.tr("Loading the demo election…"))
+
+        def job(ctx: JobContext) -> str:
+            from app.demo import make_demo
+
+            return make_demo(ctx.store)
+
+        def done(_summary: str) -> None:
+            self.statusBar().showMessage(self.tr("The demo election is loaded."), 8000)
+            self.refresh_all()
+
+        self.storage.submit(job, done)
+
+    def show_shortcuts(self) -> ShortcutsDialog:
+        if self._shortcuts is None:
+            self._shortcuts = ShortcutsDialog(self)
+        self._shortcuts.show()
+        self._shortcuts.raise_()
+        return self._shortcuts
+
+    def show_about(self) -> None:
+        dialogs.tell(self, dialogs.Kind.INFO, self.tr("About Kuä"), self.tr(
+            "Kuä (Kazakh for \"witness\") keeps the evidence of election observers: incidents, "
+            "photos and protocols, on this computer and without a network.\n\nData folder: "
+            "{path}").format(path=self.data_dir))
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.editor.dirty and not dialogs.ask(
+            self, self.tr("Unsaved changes"),
+            self.tr("The incident in the form has unsaved changes. Quit anyway?"),
+        ):
+            event.ignore()
+            return
+        if self.evidence.importing:
+            self.evidence.cancel_import()
+        for viewer in list(self.evidence.viewers):
+            viewer.close()
+        super().closeEvent(event)
+
