@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.orm import Session
 
 from app.errors import KuaError
@@ -24,7 +24,7 @@ class Store:
         try:
             data_dir.mkdir(parents=True, exist_ok=True)
             self.db = Database(data_dir / DB_NAME)
-        except (OSError, OperationalError, sqlite3.Error) as exc:
+        except (OSError, DatabaseError, sqlite3.Error) as exc:
             raise KuaError(describe_environment_error(exc, data_dir)) from exc
         self.blobs = BlobStore(data_dir / "blobs")
         self.thumbs = data_dir / "cache" / "thumbs"  # rebuildable, never synced
@@ -90,4 +90,7 @@ def describe_environment_error(exc: BaseException, where: Path | None = None) ->
 
 
 def is_environment_error(exc: BaseException) -> bool:
+    # A damaged file is a bare DatabaseError; its subclasses (IntegrityError, ...) are our bugs.
+    if type(exc) in (DatabaseError, sqlite3.DatabaseError):
+        return True
     return isinstance(exc, OSError | OperationalError | sqlite3.OperationalError)

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from app.audit import verify_audit
 from app.elections import import_stations, list_stations
-from app.errors import InvalidInput, NotFound
+from app.errors import InvalidInput, KuaError, NotFound
 from app.incidents import (
     IncidentDraft,
     IncidentFilter,
@@ -273,3 +273,9 @@ def test_migrations_match_the_models(tmp_path: Path) -> None:
         ctx = MigrationContext.configure(conn, opts={"include_name": include_name})
         diff = compare_metadata(ctx, Base.metadata)
     assert diff == []
+
+
+def test_a_damaged_database_file_is_explained(tmp_path: Path) -> None:
+    (tmp_path / "kua.db").write_bytes(b"this is not a database, it is a shopping list" * 100)
+    with pytest.raises(KuaError, match="damaged or not a Kuä database"):
+        Store(tmp_path)

@@ -79,8 +79,8 @@ class KuaApp(QObject):
         self.storage.submit(_settings, self._settings_arrived, self._cannot_open)
 
     def _cannot_open(self, exc: BaseException) -> None:
-        title, text = errors.explain(exc, self.data_dir)
-        dialogs.fatal(title, text)
+        found = errors.explain(exc, self.data_dir)
+        dialogs.fatal(found.title, found.text, found.details)
         QApplication.quit()
 
     def _settings_arrived(self, settings: UserSettings) -> None:

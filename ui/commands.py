@@ -12,7 +12,7 @@ from typing import Any
 
 from PySide6.QtGui import QUndoCommand
 
-from app.incidents import IncidentView, edit_incident, set_deleted
+from app.incidents import EvidenceView, IncidentView, edit_incident, set_deleted
 from ui.worker import Worker
 
 Changed = Callable[[IncidentView], None]
@@ -33,13 +33,14 @@ def editable_values(view: IncidentView) -> dict[str, Any]:
 
 
 class _WorkerCommand(QUndoCommand):
-    def __init__(self, text: str, worker: Worker, on_changed: Changed, already_done: bool) -> None:
+    def __init__(self, text: str, worker: Worker, on_changed: Callable[[Any], None],
+                 already_done: bool) -> None:
         super().__init__(text)
         self._worker = worker
         self._on_changed = on_changed
         self._skip_redo = already_done
 
-    def _submit(self, op: Callable[[Any], IncidentView]) -> None:
+    def _submit(self, op: Callable[[Any], Any]) -> None:
         self._worker.submit(lambda ctx: op(ctx.store), self._on_changed)
 
     def redo(self) -> None:
@@ -98,3 +99,33 @@ class DeleteIncident(_WorkerCommand):
 
     def _backward(self, store: Any) -> IncidentView:
         return set_deleted(store, self.incident_id, False)
+
+
+class DetachEvidence(QUndoCommand):
+    """Detach a photo from its incident (a tombstone: the file stays stored); undo attaches it
+    again. on_changed(view, detached) runs on the main thread after each step."""
+
+    def __init__(self, text: str, worker: Worker, evidence: EvidenceView,
+                 on_changed: Callable[[EvidenceView, bool], None],
+                 parent: QUndoCommand | None = None) -> None:
+        super().__init__(text, parent)
+        self._worker = worker
+        self.evidence_id = evidence.id
+        self._on_changed = on_changed
+
+    def _submit(self, detached: bool) -> None:
+        evidence_id = self.evidence_id
+
+        def job(ctx: Any) -> EvidenceView:
+            # Imported here, in the worker: app.evidence loads the imaging libraries.
+            from app.evidence import detach_evidence
+
+            return detach_evidence(ctx.store, evidence_id, detached)
+
+        self._worker.submit(job, lambda view: self._on_changed(view, detached))
+
+    def redo(self) -> None:
+        self._submit(True)
+
+    def undo(self) -> None:
+        self._submit(False)

@@ -28,9 +28,12 @@ def tell(parent: QWidget | None, kind: Kind, title: str, text: str, details: str
     box.open()
 
 
-def fatal(title: str, text: str) -> None:
+def fatal(title: str, text: str, details: str = "") -> None:
     """A message shown when there is no window to show it in (the store cannot be opened)."""
-    QMessageBox.critical(None, title, text)
+    box = QMessageBox(Kind.ERROR.value, title, text, QMessageBox.StandardButton.Ok)
+    if details:
+        box.setDetailedText(details)
+    box.exec()
 
 
 def ask(parent: QWidget | None, title: str, text: str) -> bool:

@@ -1,20 +1,29 @@
 """What the user is told when something fails.
 
 Known errors (bad input, disk full, database locked, unreadable file) are explained in words
-the user can act on. Anything else is a bug: its traceback goes to a crash log in the data
-folder and the message names that file, so it can be sent to the developers. Nothing fails
-silently: worker errors without their own handler, and exceptions escaping a slot, come here.
+the user can act on, in the interface language; the English text from app/ stays available as
+the message's details (what a developer or a helpdesk would ask for). Anything else is a bug:
+its traceback goes to a crash log in the data folder and the message names that file, so it can
+be sent to the developers. Nothing fails silently: worker errors without their own handler, and
+exceptions escaping a slot, come here.
 """
 
 from __future__ import annotations
 
+import errno
+import re
+import sqlite3
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
 from functools import partial
 from pathlib import Path
 from types import TracebackType
 
 from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import QApplication, QWidget
+from sqlalchemy.exc import DatabaseError
 
 from app.cli import write_crash_log
 from app.errors import KuaError
@@ -25,22 +34,296 @@ _tr = partial(QCoreApplication.translate, "errors")
 _data_dir: Path | None = None  # where crash logs go; set by install()
 
 
-def explain(exc: BaseException, data_dir: Path) -> tuple[str, str]:
-    """(title, text) for an error; a bug is logged to a file first."""
-    if isinstance(exc, KuaError):
-        return _tr("Cannot do that"), str(exc)
+@dataclass(frozen=True)
+class Explanation:
+    title: str
+    text: str  # in the interface language
+    details: str = ""  # the original (English) text, when text is a translation of it
+
+
+# --- environment errors: what happened to the computer ------------------------------------
+
+
+class Trouble(Enum):
+    """The kinds of environment error we can explain, each with its own advice."""
+
+    DISK_FULL = "disk_full"
+    NO_PERMISSION = "no_permission"
+    READ_ONLY = "read_only"
+    LOCKED = "locked"
+    DAMAGED = "damaged"
+    FOLDER = "folder"  # another OSError: disk removed, file in use, …
+    DATABASE = "database"  # another database error
+
+
+# SQLite's own result names (sqlite3.Error.sqlite_errorname, Python 3.11+), most reliable.
+_SQLITE_NAMES = {
+    "SQLITE_FULL": Trouble.DISK_FULL,
+    "SQLITE_BUSY": Trouble.LOCKED,
+    "SQLITE_LOCKED": Trouble.LOCKED,
+    "SQLITE_READONLY": Trouble.READ_ONLY,
+    "SQLITE_PERM": Trouble.NO_PERMISSION,
+    "SQLITE_CORRUPT": Trouble.DAMAGED,
+    "SQLITE_NOTADB": Trouble.DAMAGED,
+}
+# Otherwise the message: first match wins ("database or disk is full" before anything else).
+_SQLITE_WORDS = (
+    ("disk is full", Trouble.DISK_FULL),
+    ("locked", Trouble.LOCKED),
+    ("busy", Trouble.LOCKED),
+    ("readonly", Trouble.READ_ONLY),
+    ("read-only", Trouble.READ_ONLY),
+    ("malformed", Trouble.DAMAGED),
+    ("not a database", Trouble.DAMAGED),
+)
+
+
+def _sqlite_trouble(exc: BaseException) -> Trouble | None:
+    """The problem a database error names (SQLAlchemy's wrapper or the driver's own error)."""
+    # SQLAlchemy's own str() adds the SQL and the parameters, which may hold the user's text
+    # ("the box was locked"), so look at the driver's error.
+    original = getattr(exc, "orig", None) or exc
+    name = getattr(original, "sqlite_errorname", None)
+    if isinstance(original, sqlite3.Error) and isinstance(name, str):
+        for prefix, trouble in _SQLITE_NAMES.items():
+            if name == prefix or name.startswith(prefix + "_"):
+                return trouble
+    low = str(original).lower()
+    for word, trouble in _SQLITE_WORDS:
+        if word in low:
+            return trouble
+    return None
+
+
+def _is_environment(exc: BaseException) -> bool:
     if is_environment_error(exc):
-        return _tr("Problem with the computer"), describe_environment_error(exc, data_dir)
+        return True
+    # A damaged file surfaces as a DatabaseError, which app.store does not count among its
+    # environment errors (it is no OperationalError); recognise it by what SQLite says.
+    return isinstance(exc, DatabaseError | sqlite3.DatabaseError) and \
+        _sqlite_trouble(exc) is not None
+
+
+def environment_cause(exc: BaseException | None) -> BaseException | None:
+    """The environment error behind exc: exc itself, or what a KuaError was raised from
+    (the store wraps a failed open that way)."""
+    for _ in range(5):
+        if exc is None:
+            return None
+        if _is_environment(exc):
+            return exc
+        exc = exc.__cause__
+    return None
+
+
+def classify(exc: BaseException) -> Trouble | None:
+    """Which environment problem exc is, or None if it is not one."""
+    cause = environment_cause(exc)
+    if cause is None:
+        return None
+    if isinstance(cause, OSError):
+        if cause.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+            return Trouble.DISK_FULL
+        if cause.errno in (errno.EACCES, errno.EPERM):
+            return Trouble.NO_PERMISSION
+        if cause.errno == errno.EROFS:
+            return Trouble.READ_ONLY
+        return Trouble.FOLDER
+    return _sqlite_trouble(cause) or Trouble.DATABASE
+
+
+def trouble_text(trouble: Trouble, folder: Path | str) -> str:
+    """What happened and what to do, in the interface language."""
+    texts = {
+        Trouble.DISK_FULL: _tr(
+            "The disk is full, so the last change was not saved. Free some space on the disk "
+            "that holds {folder} and try again. Everything saved before is safe."),
+        Trouble.NO_PERMISSION: _tr(
+            "Kuä is not allowed to write to {folder}. Check the folder's permissions, or start "
+            "Kuä with another data folder."),
+        Trouble.READ_ONLY: _tr(
+            "{folder} is read-only (for example a write-protected memory card). Copy the data "
+            "folder to a writable disk, or remove the protection, and try again."),
+        Trouble.LOCKED: _tr(
+            "The database is busy: another Kuä window or another program is using it. Close "
+            "the other window, wait a moment and try again."),
+        Trouble.DAMAGED: _tr(
+            "The database in {folder} is damaged or is not a Kuä database. Do not delete "
+            "anything: make a copy of the data folder and ask your coordinator or the "
+            "developers for help."),
+        Trouble.FOLDER: _tr(
+            "{folder} cannot be used: the disk may have been removed, or the file is open in "
+            "another program. Check it and try again."),
+        Trouble.DATABASE: _tr(
+            "The database could not complete the operation. Try again; if it keeps happening, "
+            "restart Kuä."),
+    }
+    return texts[trouble].format(folder=folder)
+
+
+def _place(cause: BaseException, data_dir: Path) -> str:
+    """The file the error is about (an OSError usually names it), else the data folder."""
+    if isinstance(cause, OSError) and cause.filename:
+        return str(cause.filename)
+    return str(data_dir)
+
+
+def _english(exc: BaseException, data_dir: Path) -> str:
+    """app/'s own description, then the raw error: the details a helper would ask for."""
+    cause = environment_cause(exc) or exc
+    original = getattr(cause, "orig", None) or cause
+    described = describe_environment_error(cause, data_dir)
+    raw = f"{type(original).__name__}: {original}"
+    return described if raw in described else f"{described}\n\n{raw}"
+
+
+# --- errors a user can act on (KuaError) that the UI can still meet -----------------------
+
+_Rule = tuple["re.Pattern[str]", Callable[["re.Match[str]"], str]]
+
+
+def _known_rules() -> list[_Rule]:
+    return [
+        (re.compile(r"^station '(?P<code>[^']*)': no such station"),
+         lambda m: _tr("There is no station {code} in this election. Type its code or part of "
+                       "its name and choose it from the list.").format(code=m["code"])),
+        (re.compile(r"^text: (describe what happened|the description must not be empty)"),
+         lambda m: _tr("Describe what happened.")),
+        (re.compile(r"^incident \S+: no such incident"),
+         lambda m: _tr("This incident no longer exists (it may have been deleted on another "
+                       "computer). Press F5 to refresh the list.")),
+        (re.compile(r"^evidence \S+: no such evidence"),
+         lambda m: _tr("This photo is no longer stored. Press F5 to refresh the list.")),
+        (re.compile(r"^There is no election yet"),
+         lambda m: _tr("There is no election yet: import a station list or load the demo "
+                       "election from the File menu.")),
+        (re.compile(r"^(?P<file>.+): cannot read the file"),
+         lambda m: _tr("Cannot read the file {file}.").format(file=m["file"])),
+    ]
+
+
+def translate_known(text: str) -> str | None:
+    """A KuaError's English text in the interface language, if it is one we know."""
+    for pattern, make in _known_rules():
+        match = pattern.match(text)
+        if match:
+            return make(match)
+    return None
+
+
+# --- photo import: the reason a file was refused ------------------------------------------
+
+_PhotoRule = tuple[str, Callable[[str], str]]
+
+
+def _photo_rules() -> list[_PhotoRule]:
+    """(English prefix, rest -> translation) for app/photos.py's PhotoError texts and
+    app/evidence.py's per-file reasons. Longer prefixes first."""
+
+    def pixels(rest: str) -> str:
+        size = re.search(r"(\d+)x(\d+) pixels", rest)
+        if size:
+            return _tr("too large to open safely ({width}×{height} pixels)").format(
+                width=size[1], height=size[2])
+        return _tr("too large to open safely")
+
+    def fmt(rest: str) -> str:
+        name = rest.split(" (", 1)[0].strip() or "?"
+        return _tr("unsupported image format {format} (accepted: JPEG, PNG, TIFF, WebP, "
+                   "HEIC/HEIF)").format(format=name)
+
+    def in_parens(rest: str) -> str:
+        match = re.match(r"\s*\((.*)\)\s*$", rest)
+        return match[1] if match else rest.strip()
+
+    return [
+        ("not an image (a PDF document)", lambda _r: _tr("not a photo but a PDF document")),
+        ("not an image (a ZIP archive or office document)",
+         lambda _r: _tr("not a photo but a ZIP archive or an office document")),
+        ("not an image (a video or other media file)",
+         lambda _r: _tr("not a photo but a video or another media file")),
+        ("not an image", lambda _r: _tr("not a photo (the file type is not recognised)")),
+        ("the image data is truncated or damaged",
+         lambda _r: _tr("the photo is incomplete or damaged")),
+        ("too large to decode safely", pixels),
+        ("too large for a photo", lambda r: _tr("too large for a photo ({size} MB)").format(
+            size=re.sub(r"\D", "", r) or "?")),
+        ("unsupported image format", fmt),
+        ("unsupported colour mode", lambda r: _tr("unsupported colour mode {mode}").format(
+            mode=r.strip())),
+        ("empty file", lambda _r: _tr("the file is empty")),
+        ("file not found", lambda _r: _tr("the file was not found")),
+        ("is a folder, not a file", lambda _r: _tr("this is a folder, not a file")),
+        ("cannot read the file", lambda r: _tr("the file cannot be read ({reason})").format(
+            reason=in_parens(r))),
+        ("the photo decoder crashed on this file",
+         lambda _r: _tr("the photo could not be decoded (the decoder stopped on this file)")),
+        # describe_environment_error's texts, when storing one file failed
+        ("The disk is full", lambda _r: _tr("the disk is full: free some space and try again")),
+        ("No permission to write",
+         lambda _r: _tr("no permission to write to the data folder")),
+        ("The database is busy",
+         lambda _r: _tr("the database is busy: try again in a moment")),
+        ("The database is read-only", lambda _r: _tr("the data folder is read-only")),
+        ("The database file is damaged", lambda _r: _tr("the database is damaged")),
+        ("Cannot use the data folder", lambda _r: _tr("the data folder cannot be used")),
+    ]
+
+
+def photo_reason(reason: str) -> str:
+    """A photo's refusal reason (PhotoError text) in the interface language; unknown texts
+    are returned unchanged."""
+    for prefix, make in _photo_rules():
+        if reason.startswith(prefix):
+            return make(reason[len(prefix):])
+    return reason
+
+
+def import_failure(file: str, error: str | None) -> str:
+    """One line about a refused file: "name: reason", the reason translated when known.
+    app/evidence.py words it "name: reason" with the file's own name."""
+    name = Path(file).name
+    if not error:
+        return name
+    prefix = f"{name}: "
+    reason = error[len(prefix):] if error.startswith(prefix) else error
+    translated = photo_reason(reason)
+    if translated == reason and not error.startswith(prefix):
+        return error  # unknown and not in the usual form: as it came
+    return f"{name}: {translated}"
+
+
+# --- putting it together --------------------------------------------------------------------
+
+
+def explain(exc: BaseException, data_dir: Path) -> Explanation:
+    """Title, text and details for an error; a bug is logged to a file first."""
+    trouble = classify(exc)
+    if trouble is not None:
+        cause = environment_cause(exc)
+        assert cause is not None
+        return Explanation(_tr("Problem with the computer"),
+                           trouble_text(trouble, _place(cause, data_dir)),
+                           _english(exc, data_dir))
+    if isinstance(exc, KuaError):
+        text = str(exc)
+        translated = translate_known(text)
+        if translated is None:
+            return Explanation(_tr("Cannot do that"), text)
+        return Explanation(_tr("Cannot do that"), translated, text)
     try:
         log = write_crash_log(data_dir, exc)
     except OSError as log_error:  # the data folder itself is unusable: say both
-        return _tr("Internal error"), _tr(
+        log_trouble = classify(log_error) or Trouble.FOLDER
+        return Explanation(_tr("Internal error"), _tr(
             "An internal error occurred ({error}), and it could not be saved to a log: {reason}"
-        ).format(error=type(exc).__name__, reason=describe_environment_error(log_error))
-    return _tr("Internal error"), _tr(
+        ).format(error=type(exc).__name__,
+                 reason=trouble_text(log_trouble, _place(log_error, data_dir))),
+            _english(log_error, data_dir))
+    return Explanation(_tr("Internal error"), _tr(
         "An internal error occurred ({error}). Your saved data is safe. The details "
         "are in {path}; please send this file to the developers."
-    ).format(error=type(exc).__name__, path=log)
+    ).format(error=type(exc).__name__, path=log))
 
 
 def report(exc: BaseException, parent: QWidget | None = None) -> None:
@@ -48,8 +331,9 @@ def report(exc: BaseException, parent: QWidget | None = None) -> None:
     if _data_dir is None:  # before install(): nowhere to log, so keep Python's behaviour
         sys.__excepthook__(type(exc), exc, exc.__traceback__)
         return
-    title, text = explain(exc, _data_dir)
-    dialogs.tell(parent or QApplication.activeWindow(), dialogs.Kind.ERROR, title, text)
+    found = explain(exc, _data_dir)
+    dialogs.tell(parent or QApplication.activeWindow(), dialogs.Kind.ERROR, found.title,
+                 found.text, found.details)
 
 
 def install(data_dir: Path) -> None:

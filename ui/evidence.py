@@ -9,18 +9,22 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QEvent, QMimeData, QModelIndex, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QMimeData, QModelIndex, QPoint, QSize, Qt, Signal
 from PySide6.QtGui import (
+    QAction,
     QDragEnterEvent,
     QDropEvent,
+    QFontDatabase,
     QGuiApplication,
     QImage,
     QKeySequence,
     QPainter,
     QPixmap,
+    QUndoStack,
     QWheelEvent,
 )
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QDialog,
     QFormLayout,
     QGraphicsPixmapItem,
@@ -29,6 +33,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QListView,
+    QMenu,
     QProgressBar,
     QPushButton,
     QSplitter,
@@ -40,6 +45,7 @@ from app.errors import KuaError
 from app.incidents import EvidenceView
 from app.store import Store
 from ui import dialogs, errors
+from ui.commands import DetachEvidence
 from ui.models import EvidenceListModel
 from ui.worker import Job, JobContext, Worker
 
@@ -113,13 +119,16 @@ class EvidencePanel(QWidget):
 
     imported = Signal(str)  # incident id: its evidence count changed
     needs_incident = Signal()  # photos arrived before the incident was saved
+    detached = Signal(object, bool)  # EvidenceView, detached (False: attached again by undo)
 
     def __init__(self, storage: Worker, images: Worker, temp_dir: Path,
-                 parent: QWidget | None = None) -> None:
+                 undo_stack: QUndoStack | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._storage = storage
         self._images = images
         self._temp_dir = temp_dir
+        self.undo_stack = undo_stack if undo_stack is not None else QUndoStack(self)
+        self._detached_rows: dict[str, int] = {}  # where a detached photo was, for undo
         self._incident_id: str | None = None
         self._job: Job | None = None
         self._waiting: list[tuple[list[Path], list[Path]]] = []  # until the incident exists
@@ -140,8 +149,17 @@ class EvidencePanel(QWidget):
         self.view.setFixedHeight(146)
         self.view.setMovement(QListView.Movement.Static)
         self.view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.view.activated.connect(self._open_viewer)
         self.view.installEventFilter(self)
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.view.customContextMenuRequested.connect(self._show_context_menu)
+        self.open_action = QAction(self)
+        self.open_action.triggered.connect(self.open_selected)
+        self.detach_action = QAction(self)
+        self.detach_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Delete))
+        self.detach_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        self.detach_action.triggered.connect(self.detach_selected)
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
         self.cancel_button = QPushButton()
@@ -172,7 +190,10 @@ class EvidencePanel(QWidget):
         self.add_button.setText(self.tr("Add photos…"))
         self.cancel_button.setText(self.tr("Cancel import"))
         self.hint.setText(self.tr(
-            "Drop photos or folders here, or paste with Ctrl+V. Enter opens a photo."))
+            "Drop photos or folders here, or paste with Ctrl+V. Enter opens a photo, "
+            "Delete detaches it from the incident."))
+        self.open_action.setText(self.tr("&Open"))
+        self.detach_action.setText(self.tr("&Detach from the incident"))
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.LanguageChange:
@@ -252,11 +273,27 @@ class EvidencePanel(QWidget):
             event.acceptProposedAction()
 
     def eventFilter(self, watched: Any, event: QEvent) -> bool:
-        if (watched is self.view and event.type() == QEvent.Type.KeyPress
-                and event.matches(QKeySequence.StandardKey.Paste)):  # type: ignore[attr-defined]
-            self.paste()
-            return True
+        if watched is self.view:
+            kind = event.type()
+            if kind == QEvent.Type.ShortcutOverride and self._is_detach_key(event):
+                # Delete here detaches the photo: it must not reach the window's "Delete
+                # incident" shortcut, so take the key as a plain key press.
+                event.accept()
+                return True
+            if kind == QEvent.Type.KeyPress:
+                if event.matches(QKeySequence.StandardKey.Paste):  # type: ignore[attr-defined]
+                    self.paste()
+                    return True
+                if self._is_detach_key(event):
+                    self.detach_selected()
+                    return True
         return super().eventFilter(watched, event)
+
+    @staticmethod
+    def _is_detach_key(event: Any) -> bool:
+        return bool(event.matches(QKeySequence.StandardKey.Delete)
+                    or (event.key() == Qt.Key.Key_Backspace
+                        and event.modifiers() == Qt.KeyboardModifier.NoModifier))
 
     # --- the import -------------------------------------------------------------------------
 
@@ -312,7 +349,7 @@ class EvidencePanel(QWidget):
         if incident_id == self._incident_id:
             self.model.add_evidence(added)
         self.imported.emit(incident_id)
-        failed = [o.error or Path(o.file).name for o in outcomes if not o.ok]
+        failed = [errors.import_failure(o.file, o.error) for o in outcomes if not o.ok]
         if failed:
             dialogs.tell(
                 self, dialogs.Kind.WARNING, self.tr("Some files were not imported"),
@@ -323,6 +360,72 @@ class EvidencePanel(QWidget):
             dialogs.tell(self, dialogs.Kind.INFO, self.tr("Import cancelled"),
                          self.tr("{ok} files were imported before the import was cancelled.")
                          .format(ok=len(added)))
+
+    # --- detaching ---------------------------------------------------------------------------
+
+    def selected_evidence(self) -> list[EvidenceView]:
+        rows = sorted(i.row() for i in self.view.selectionModel().selectedIndexes())
+        if not rows and self.view.currentIndex().isValid():
+            rows = [self.view.currentIndex().row()]
+        found = (self.model.evidence_at(r) for r in rows)
+        return [e for e in found if e is not None]
+
+    def context_menu(self, pos: QPoint) -> QMenu | None:
+        """The menu for the photo at pos (viewport coordinates); None where there is none."""
+        index = self.view.indexAt(pos)
+        if not index.isValid():
+            return None
+        if not self.view.selectionModel().isSelected(index):
+            self.view.setCurrentIndex(index)
+        menu = QMenu(self)
+        menu.addAction(self.open_action)
+        menu.addSeparator()
+        menu.addAction(self.detach_action)
+        return menu
+
+    def _show_context_menu(self, pos: QPoint) -> None:
+        menu = self.context_menu(pos)
+        if menu is not None:
+            menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            menu.popup(self.view.viewport().mapToGlobal(pos))
+
+    def open_selected(self) -> None:
+        for evidence in self.selected_evidence():
+            self.open_viewer(evidence)
+
+    def detach_selected(self) -> None:
+        self.detach(self.selected_evidence())
+
+    def detach(self, items: Sequence[EvidenceView]) -> None:
+        """Detach the photos from the incident, as one step on the undo stack."""
+        items = list(items)
+        if not items:
+            return
+        if len(items) == 1:
+            text = self.tr("Detach photo {name}").format(name=items[0].original_name)
+        else:
+            text = self.tr("Detach {count} photos").format(count=len(items))
+        self.undo_stack.beginMacro(text)
+        for evidence in items:
+            self.undo_stack.push(DetachEvidence(text, self._storage, evidence,
+                                                self._detach_changed))
+        self.undo_stack.endMacro()
+
+    def _detach_changed(self, view: EvidenceView, detached: bool) -> None:
+        if view.incident_id is not None and view.incident_id == self._incident_id:
+            if detached:
+                row = self.model.remove_evidence(view.id)
+                if row is not None:
+                    self._detached_rows[view.id] = row
+            else:
+                row = self._detached_rows.pop(view.id, self.model.rowCount())
+                self.model.insert_evidence(view, row)
+        if detached:
+            for viewer in [v for v in self.viewers if v.evidence.id == view.id]:
+                viewer.close()
+        if view.incident_id is not None:
+            self.imported.emit(view.incident_id)
+        self.detached.emit(view, detached)
 
     # --- thumbnails and the viewer ----------------------------------------------------------
 
@@ -419,6 +522,7 @@ class PhotoViewer(QDialog):
         splitter.addWidget(info)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 1)
+        splitter.setSizes([760, 320])
         layout = QVBoxLayout(self)
         layout.addWidget(splitter)
         self.resize(1100, 680)
@@ -428,7 +532,13 @@ class PhotoViewer(QDialog):
         e = self.evidence
         f = self.fields
         f["file"].setText(e.original_name)
-        f["sha256"].setText(e.sha256)
+        # In two lines of 32, so the hash does not push the photo aside; the tooltip has it whole.
+        f["sha256"].setText(f"{e.sha256[:32]}\n{e.sha256[32:]}" if len(e.sha256) > 32
+                            else e.sha256)
+        f["sha256"].setToolTip(e.sha256)
+        mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+        mono.setPointSizeF(f["sha256"].font().pointSizeF())
+        f["sha256"].setFont(mono)
         f["taken"].setText(e.taken_at or "—")
         f["gps"].setText("—" if e.gps is None else
                          f"{e.gps.lat:.6f}, {e.gps.lon:.6f}"
@@ -464,11 +574,19 @@ class PhotoViewer(QDialog):
         self.retranslate()
 
     def image_failed(self, exc: BaseException) -> None:
-        self.status.setText(self.tr("The photo cannot be shown: {reason}").format(reason=exc))
         from app.photos import PhotoError  # loaded by the job that failed
 
-        if not isinstance(exc, OSError | KuaError | PhotoError):  # a bug: log it and say so
+        if isinstance(exc, PhotoError):
+            reason = errors.photo_reason(str(exc))
+        elif isinstance(exc, KuaError):
+            reason = errors.translate_known(str(exc)) or str(exc)
+        elif isinstance(exc, OSError):
+            reason = self.tr("the stored file cannot be read ({error})").format(
+                error=exc.strerror or exc)
+        else:  # a bug: log it and say so
+            reason = type(exc).__name__
             errors.report(exc, self)
+        self.status.setText(self.tr("The photo cannot be shown: {reason}").format(reason=reason))
 
     def keyPressEvent(self, event: Any) -> None:
         key = event.key()

@@ -69,6 +69,7 @@ class IncidentEditor(QWidget):
 
         self.station = QLineEdit()
         self._station_names = QStringListModel(self)
+        self._station_codes: set[str] = set()
         completer = QCompleter(self._station_names, self)
         completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         completer.setFilterMode(Qt.MatchFlag.MatchContains)
@@ -86,6 +87,8 @@ class IncidentEditor(QWidget):
         for combo in (self.category, self.severity, self.status):
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             combo.setMinimumContentsLength(12)
+            # Long category names are cut in the box: the tooltip and the open list show all.
+            combo.currentTextChanged.connect(combo.setToolTip)
         self._fill_terms()
 
         self.description = QPlainTextEdit()
@@ -147,6 +150,9 @@ class IncidentEditor(QWidget):
                 combo.addItem(term.label(self._lang), term.key)
             self._select(combo, key)
             combo.blockSignals(False)
+            combo.setToolTip(combo.currentText())
+            view = combo.view()  # the open list as wide as its longest name
+            view.setMinimumWidth(view.sizeHintForColumn(0) + 2 * view.frameWidth() + 8)
 
     @staticmethod
     def _select(combo: QComboBox, key: str | None) -> None:
@@ -187,8 +193,21 @@ class IncidentEditor(QWidget):
     # --- loading ------------------------------------------------------------------------------
 
     def set_stations(self, stations: Sequence[StationView]) -> None:
+        self._station_codes = {s.code for s in stations}
         self._station_names.setStringList(
             [f"{s.code}{STATION_SEPARATOR}{s.name}" for s in stations])
+
+    def _station_code(self) -> str:
+        """The station in the field: its code, or the one station whose code or name holds
+        the typed text (a name typed without picking it from the list)."""
+        text = self.station.text().strip()
+        code = station_code_of(text)
+        if not code or code in self._station_codes or not self._station_codes:
+            return code
+        folded = text.casefold()
+        matches = [entry for entry in self._station_names.stringList()
+                   if folded in entry.casefold()]
+        return station_code_of(matches[0]) if len(matches) == 1 else code
 
     def new_incident(self, station_code: str = "", focus: bool = True) -> None:
         """A blank form with the time set to now; the cursor goes to the station."""
@@ -218,6 +237,8 @@ class IncidentEditor(QWidget):
         self.description.setPlainText(view.description)
         self.witnesses.setText("; ".join(view.witnesses))
         self.reporter.setText(view.reporter or "")
+        for line in (self.station, self.witnesses, self.reporter):
+            line.setCursorPosition(0)  # show the start (the station's code), not the tail
         self.evidence.show_incident(view.id, view.evidence)
         self._update_heading()
 
@@ -236,7 +257,7 @@ class IncidentEditor(QWidget):
     def values(self) -> dict[str, Any]:
         """The form's content in edit_incident's terms."""
         return {
-            "station_code": station_code_of(self.station.text()),
+            "station_code": self._station_code(),
             "observed_at": self._observed_at(),
             "category": self.category.currentData(),
             "severity": self.severity.currentData(),
@@ -267,11 +288,11 @@ class IncidentEditor(QWidget):
         if self._saving:
             return
         values = self.values()
+        problem = self._check(values)
+        if problem:
+            errors.report(InvalidInput(problem), self)
+            return
         if self.current is None:
-            problem = self._check_new(values)
-            if problem:
-                errors.report(InvalidInput(problem), self)
-                return
             draft = IncidentDraft(
                 station_code=values["station_code"], category=values["category"],
                 observed_at=values["observed_at"], description=values["description"],
@@ -290,11 +311,19 @@ class IncidentEditor(QWidget):
         self._storage.submit(lambda ctx: edit_incident(ctx.store, incident_id, **new),
                              lambda view: self._edited(view, old, new), self._save_failed)
 
-    def _check_new(self, values: dict[str, Any]) -> str:
-        """The two usual slips, caught before a round trip to the worker ("" if none)."""
-        if not values["station_code"]:
+    def _check(self, values: dict[str, Any]) -> str:
+        """The usual slips, caught before a round trip to the worker and explained in the
+        user's language ("" if none): app/ would refuse them in English."""
+        code = values["station_code"]
+        if not code:
             self.station.setFocus()
             return self.tr("Choose the station (type its code or part of its name).")
+        known = self._station_codes or {code}
+        unchanged = self.current is not None and code == self.current.station_code
+        if code not in known and not unchanged:
+            self.station.setFocus()
+            return self.tr("There is no station {code} in this election. Type its code or "
+                           "part of its name and choose it from the list.").format(code=code)
         if not values["description"]:
             self.description.setFocus()
             return self.tr("Describe what happened.")

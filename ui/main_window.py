@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import profile
+from app import profile, taxonomy
 from app.elections import (
     ElectionView,
     StationView,
@@ -49,6 +49,13 @@ from ui.models import CODE_ROLE, IncidentTableModel, StationListModel
 from ui.worker import JobContext, Worker
 
 ROW_HEIGHT_EXTRA = 8  # px above the font height: rows are all the same height, never measured
+# Initial widths of stations | incidents | form, for a 1366 px wide laptop screen; the list
+# takes what a wider window adds.
+SPLITTER_SIZES = (240, 786, 340)
+EDITOR_MIN_WIDTH = 330
+# Widest a term column gets before it elides (its tooltip has the whole label), and the least
+# the description keeps.
+TERM_COLUMN_MAX = {"category": 200, "severity": 130, "status": 130}
 
 
 @dataclass(frozen=True)
@@ -100,6 +107,8 @@ class ShortcutsDialog(QDialog):
             ("Ctrl+L", self.tr("Go to the incident list (Enter opens the incident)")),
             ("Ctrl+Shift+L", self.tr("Clear the search and filters")),
             ("Delete", self.tr("Delete the incident (Ctrl+Z brings it back)")),
+            ("Delete", self.tr("On a photo in the strip: detach it from the incident (Ctrl+Z "
+                               "brings it back)")),
             ("Ctrl+Z", self.tr("Undo")),
             ("Ctrl+Shift+Z, Ctrl+Y", self.tr("Redo")),
             ("Ctrl+O", self.tr("Attach photos to the incident")),
@@ -157,9 +166,8 @@ class MainWindow(QMainWindow):
         columns = self.table.horizontalHeader()
         columns.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         columns.setStretchLastSection(False)
-        for col, width in enumerate((48, 84, 64, 150, 92, 92, 300, 120)):
-            columns.resizeSection(col, width)
         columns.setSectionResizeMode(6, QHeaderView.ResizeMode.Stretch)
+        columns.setMinimumSectionSize(40)
         self.table.setColumnHidden(7, True)  # the reporter is in the form and found by search
         self.table.selectionModel().currentRowChanged.connect(self._row_chosen)
 
@@ -170,22 +178,30 @@ class MainWindow(QMainWindow):
         self.station_view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.station_view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.station_view.verticalHeader().hide()
+        # No column titles: the first row ("All stations 200") says what the numbers are, and
+        # the room goes to the names.
+        self.station_view.horizontalHeader().hide()
         self.station_view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         self.station_view.verticalHeader().setDefaultSectionSize(
             self.fontMetrics().height() + ROW_HEIGHT_EXTRA)
         self.station_view.horizontalHeader().setSectionResizeMode(
             0, QHeaderView.ResizeMode.Stretch)
         self.station_view.horizontalHeader().setSectionResizeMode(
-            1, QHeaderView.ResizeMode.ResizeToContents)
+            1, QHeaderView.ResizeMode.Fixed)
+        self.station_view.horizontalHeader().resizeSection(
+            1, self.fontMetrics().horizontalAdvance("99999") + 12)
         self.station_view.setWordWrap(False)
+        self.station_view.setTextElideMode(Qt.TextElideMode.ElideRight)  # the tooltip has all
+        self.station_view.setMinimumWidth(160)
         self.station_view.selectionModel().currentRowChanged.connect(lambda *_: self.refresh())
 
         self.filters = FilterBar(lang)
         self.filters.changed.connect(self.refresh)
 
         temp = data_dir / "cache" / "pasted"
-        self.evidence = EvidencePanel(storage, images, temp)
+        self.evidence = EvidencePanel(storage, images, temp, self.undo_stack)
         self.evidence.imported.connect(self._evidence_imported)
+        self.evidence.detached.connect(self._evidence_detached)
         self.editor = IncidentEditor(storage, self.evidence, self.undo_stack, lang)
         self.editor.saved.connect(self._incident_saved)
 
@@ -197,13 +213,17 @@ class MainWindow(QMainWindow):
         editor_scroll = QScrollArea()
         editor_scroll.setWidget(self.editor)
         editor_scroll.setWidgetResizable(True)
-        editor_scroll.setMinimumWidth(380)
+        editor_scroll.setMinimumWidth(EDITOR_MIN_WIDTH)
         self.splitter = QSplitter()
+        self.splitter.setChildrenCollapsible(False)
         self.splitter.addWidget(self.station_view)
         self.splitter.addWidget(middle)
         self.splitter.addWidget(editor_scroll)
+        # A wider window gives its extra room to the incident list; the sides keep theirs.
+        self.splitter.setStretchFactor(0, 0)
         self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([230, 716, 420])
+        self.splitter.setStretchFactor(2, 0)
+        self.splitter.setSizes(list(SPLITTER_SIZES))
         self.setCentralWidget(self.splitter)
 
         self.db_label = QLabel(str(data_dir))
@@ -216,6 +236,7 @@ class MainWindow(QMainWindow):
         self.actions: dict[str, QAction] = {}
         self._build_menus()
         self.retranslate()
+        self.fit_columns()
         self.resize(1366, 740)
         self.refresh_overview()
         self.refresh()
@@ -331,6 +352,29 @@ class MainWindow(QMainWindow):
                                   .format(s=self.counts.stations, i=self.counts.incidents,
                                           e=self.counts.evidence))
 
+    def fit_columns(self) -> None:
+        """Size the list's columns to their content in the current language: the time and
+        code to their text, each term column to its longest label (up to a limit)."""
+        metrics = self.table.fontMetrics()
+        header = self.table.horizontalHeader()
+        pad = 2 * self.table.style().pixelMetric(
+            self.table.style().PixelMetric.PM_FocusFrameHMargin) + 10
+
+        def fit(column: str, texts: list[str], limit: int = 10_000) -> None:
+            col = IncidentTableModel.COLUMNS.index(column)
+            title = self.incidents.headerData(col, Qt.Orientation.Horizontal)
+            widest = max(metrics.horizontalAdvance(t) for t in [*texts, str(title)])
+            header.resizeSection(col, min(widest + pad, limit))
+
+        lang = self.language.current
+        fit("num", ["9999"])
+        fit("time", ["30.12 23:59"])
+        fit("station", ["99-999"])
+        for column, terms in (("category", taxonomy.categories()),
+                              ("severity", taxonomy.severities()),
+                              ("status", taxonomy.statuses())):
+            fit(column, [t.label(lang) for t in terms], TERM_COLUMN_MAX[column])
+
     # --- data -------------------------------------------------------------------------------
 
     def _fetch_page(self, nums: list[int], deliver: Any) -> None:
@@ -373,6 +417,7 @@ class MainWindow(QMainWindow):
     def _overview_arrived(self, overview: Overview) -> None:
         self.election = overview.election
         self.counts = overview.counts
+        self.filters.set_election_day(None if self.election is None else self.election.date)
         code = self.selected_station_codes()
         selection = self.station_view.selectionModel()
         selection.blockSignals(True)
@@ -394,6 +439,15 @@ class MainWindow(QMainWindow):
 
     def _evidence_imported(self, _incident_id: str) -> None:
         self.refresh_overview()
+
+    def _evidence_detached(self, view: Any, detached: bool) -> None:
+        if detached:
+            self.statusBar().showMessage(self.tr(
+                "Photo {name} detached from the incident. Ctrl+Z brings it back.").format(
+                    name=view.original_name), 8000)
+        else:
+            self.statusBar().showMessage(self.tr("Photo {name} attached again.").format(
+                name=view.original_name), 8000)
 
     # --- actions ----------------------------------------------------------------------------
 
@@ -462,6 +516,7 @@ class MainWindow(QMainWindow):
         self.incidents.set_language(lang)
         self.editor.set_language(lang)
         self.filters.set_language(lang)
+        self.fit_columns()
         self.storage.submit(lambda ctx: profile.set_language(ctx.store, lang))
 
     def import_stations(self) -> None:

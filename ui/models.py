@@ -180,8 +180,18 @@ class IncidentTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ForegroundRole:
             return QColor(Qt.GlobalColor.darkRed) if inc.severity == "critical" else None
         if role == Qt.ItemDataRole.ToolTipRole:
-            return inc.description if col == 6 else None
+            return self._tooltip(inc, self.COLUMNS[col])
         return self._display(inc, self.COLUMNS[col])
+
+    def _tooltip(self, inc: IncidentView, column: str) -> str | None:
+        """The whole text where the column may cut it."""
+        if column == "description":
+            return inc.description
+        if column == "station":
+            return f"{inc.station_code} — {inc.station_name}"
+        if column in ("category", "severity", "status"):
+            return self._display(inc, column)
+        return None
 
     def _display(self, inc: IncidentView, column: str) -> str:
         if column == "num":
@@ -228,10 +238,14 @@ class StationListModel(QAbstractTableModel):
         if not index.isValid() or index.row() > len(self._stations):
             return None
         row, col = index.row(), index.column()
+        if role == Qt.ItemDataRole.TextAlignmentRole and col == 1:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if row == 0:
+            total = sum(s.incidents for s in self._stations)
             if role == Qt.ItemDataRole.DisplayRole:
-                total = sum(s.incidents for s in self._stations)
                 return _tr("All stations") if col == 0 else str(total)
+            if role == Qt.ItemDataRole.ToolTipRole:
+                return _tr("Incidents: {count}").format(count=total)
             return None
         st = self._stations[row - 1]
         if role == CODE_ROLE:
@@ -239,9 +253,9 @@ class StationListModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return f"{st.code}  {st.name}" if col == 0 else str(st.incidents)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return "\n".join(p for p in (st.name, st.address, st.commission or "") if p)
-        if role == Qt.ItemDataRole.TextAlignmentRole and col == 1:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            lines = [f"{st.code} — {st.name}", st.address, st.commission or "",
+                     _tr("Incidents: {count}").format(count=st.incidents)]
+            return "\n".join(line for line in lines if line)
         return None
 
 
@@ -250,6 +264,9 @@ class EvidenceListModel(QAbstractListModel):
     and calls back with a pixmap-ready image (set_thumbnail)."""
 
     THUMB = QSize(96, 96)
+    # Every item's size, given, not measured: measured before its thumbnail arrives, an item
+    # would be sized without the picture and show it clipped (the view caches the size).
+    ITEM = QSize(104, 120)
 
     def __init__(self, request_thumbnail: Callable[[str], None], parent: Any = None) -> None:
         super().__init__(parent)
@@ -271,6 +288,24 @@ class EvidenceListModel(QAbstractListModel):
         start = len(self._items)
         self.beginInsertRows(QModelIndex(), start, start + len(new) - 1)
         self._items.extend(new)
+        self.endInsertRows()
+
+    def remove_evidence(self, evidence_id: str) -> int | None:
+        """Take one item out; returns the row it had (None if it was not shown)."""
+        row = next((r for r, e in enumerate(self._items) if e.id == evidence_id), None)
+        if row is not None:
+            self.beginRemoveRows(QModelIndex(), row, row)
+            del self._items[row]
+            self.endRemoveRows()
+        return row
+
+    def insert_evidence(self, item: EvidenceView, row: int) -> None:
+        """Put one item back at row (at the end if the list is shorter by now)."""
+        if any(e.id == item.id for e in self._items):
+            return
+        row = max(0, min(row, len(self._items)))
+        self.beginInsertRows(QModelIndex(), row, row)
+        self._items.insert(row, item)
         self.endInsertRows()
 
     def evidence_at(self, row: int) -> EvidenceView | None:
@@ -298,6 +333,8 @@ class EvidenceListModel(QAbstractListModel):
             return e.original_name
         if role == Qt.ItemDataRole.ToolTipRole:
             return f"{e.original_name}\nSHA-256: {e.sha256}"
+        if role == Qt.ItemDataRole.SizeHintRole:
+            return self.ITEM
         if role == Qt.ItemDataRole.DecorationRole:
             icon = self._icons.get(e.sha256)
             if icon is None and e.sha256 not in self._requested:

@@ -27,6 +27,7 @@ class Messages:
     """What the app told or asked the user; ask() answers with `answer`."""
 
     told: list[tuple[dialogs.Kind, str, str]] = field(default_factory=list)
+    details: list[str] = field(default_factory=list)  # one per told message ("" if none)
     asked: list[str] = field(default_factory=list)
     answer: bool = True
     files: list[Path] = field(default_factory=list)
@@ -41,13 +42,15 @@ def messages(monkeypatch: pytest.MonkeyPatch, data_dir: Path) -> Messages:
 
     def tell(_parent: Any, kind: dialogs.Kind, title: str, text: str, details: str = "") -> None:
         rec.told.append((kind, title, text))
+        rec.details.append(details)
 
     def ask(_parent: Any, title: str, text: str) -> bool:
         rec.asked.append(text)
         return rec.answer
 
-    def fatal(title: str, text: str) -> None:
+    def fatal(title: str, text: str, details: str = "") -> None:
         rec.told.append((dialogs.Kind.ERROR, title, text))
+        rec.details.append(details)
 
     monkeypatch.setattr(dialogs, "tell", tell)
     monkeypatch.setattr(dialogs, "ask", ask)

@@ -19,10 +19,11 @@ from ui.worker import JobContext, Worker
 
 
 def test_known_errors_are_explained_without_a_log(data_dir: Path) -> None:
-    title, text = errors.explain(InvalidInput("station: no such station"), data_dir)
-    assert text == "station: no such station"
-    title, text = errors.explain(OSError(errno.ENOSPC, "No space left on device"), data_dir)
-    assert "disk is full" in text
+    found = errors.explain(InvalidInput("station: no such station"), data_dir)
+    assert found.text == "station: no such station"  # unknown: passed through as it is
+    found = errors.explain(OSError(errno.ENOSPC, "No space left on device"), data_dir)
+    assert "disk is full" in found.text
+    assert "No space left on device" in found.details
     assert not (data_dir / "logs").exists()
 
 
@@ -30,7 +31,7 @@ def test_a_bug_is_logged_and_the_log_named(data_dir: Path) -> None:
     try:
         raise ZeroDivisionError("oops")
     except ZeroDivisionError as exc:
-        _title, text = errors.explain(exc, data_dir)
+        text = errors.explain(exc, data_dir).text
     logs = list((data_dir / "logs").glob("crash-*.log"))
     assert len(logs) == 1 and str(logs[0]) in text
     assert "ZeroDivisionError" in logs[0].read_text()
