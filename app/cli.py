@@ -303,6 +303,128 @@ def cmd_demo(store: Store, a: argparse.Namespace) -> int:
     return 0
 
 
+# --- complaints, keys and verification -------------------------------------------------------
+
+
+def _read_password(path: str | None, what: str = "--password-file") -> bytes:
+    """A password from a file (first line; the trailing newline an editor adds is dropped)."""
+    if path is None:
+        raise KuaError(f"{what} is needed")
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise KuaError(f"{path}: cannot read the password file ({exc.strerror or exc})") from exc
+    password = raw.splitlines()[0] if raw.strip() else b""
+    if not password:
+        raise KuaError(f"{path}: the password file is empty")
+    return password
+
+
+def cmd_complaint_export(store: Store, a: argparse.Namespace) -> int:
+    from app.complaints import ComplaintDraft, build_complaint, load_pkcs12
+
+    if a.sign and not a.password_file:
+        print("error: --sign needs --password-file (see complaint export --help)", file=sys.stderr)
+        return 2
+    signer = load_pkcs12(Path(a.sign), _read_password(a.password_file)) if a.sign else None
+    draft = ComplaintDraft(
+        incident_ids=tuple(a.incident_ids),
+        lang=a.lang,
+        addressee=a.to,
+        request=a.request.replace("\\n", "\n") if a.request else None,
+        legal_basis=a.legal_basis or "",
+        embed_originals=not a.no_originals,
+    )
+    result = build_complaint(
+        store, draft, Path(a.out), signer=signer, timestamp_url=a.timestamp_url
+    )
+    if result.notice:
+        print(f"notice: {result.notice}", file=sys.stderr)
+    if a.json:
+        _print_json(result.to_json(), sys.stdout)
+        return 0
+    how = (
+        "not signed"
+        if result.signer is None
+        else f"signed by {result.signer} (PAdES {result.level})"
+    )
+    files = (
+        f"{result.files} original file(s) embedded ({result.originals_size:,} bytes)"
+        if result.originals_embedded
+        else f"{result.files} file(s) listed, originals not embedded"
+    )
+    print(f"{result.path}: {result.pages} pages, {how}; {files}")
+    print(f"complaint {result.complaint_id}  sha256 {result.sha256}")
+    return 0
+
+
+def cmd_keys_create_ca(store: None, a: argparse.Namespace) -> int:
+    from export.keys import CA_CERT, CA_KEY, create_ca
+
+    password = _read_password(a.password_file) if a.password_file else None
+    info = create_ca(a.name, Path(a.out), password)
+    print(f"team CA {info.subject!r} created in {a.out}")
+    print(f"  {CA_CERT}: give it to the commission (verify --trust {CA_CERT})")
+    print(f"  {CA_KEY}: keep it offline" + ("" if password else " (NOT encrypted: no password)"))
+    print(f"  SHA-256 fingerprint {info.fingerprint}, valid until {info.not_after:%Y-%m-%d}")
+    return 0
+
+
+def cmd_keys_issue(store: None, a: argparse.Namespace) -> int:
+    from export.keys import issue_signer
+
+    password = _read_password(a.password_file)
+    ca_password = (
+        _read_password(a.ca_password_file, "--ca-password-file") if a.ca_password_file else None
+    )
+    info = issue_signer(
+        Path(a.ca), a.name, Path(a.out), password, ca_password, days=a.days
+    )
+    print(f"{a.out}: signing key and certificate for {info.subject!r}")
+    print(f"  SHA-256 fingerprint {info.fingerprint}")
+    print(f"  valid {info.not_before:%Y-%m-%d} to {info.not_after:%Y-%m-%d}")
+    return 0
+
+
+def cmd_verify(store: None, a: argparse.Namespace) -> int:
+    """0: valid and covers the whole file; 1: invalid, tampered or extended; 3: not signed."""
+    from export.keys import load_pem_certs
+    from export.verify import verify_pdf
+
+    trust = load_pem_certs(Path(a.trust)) if a.trust else []
+    report = verify_pdf(Path(a.file), trust)
+    code = 0 if report.ok else (3 if not report.signed and not report.problems else 1)
+    if a.json:
+        _print_json(report.to_json() | {"exit_code": code}, sys.stdout)
+        return code
+    if not report.signed:
+        print(f"{a.file}: NOT SIGNED")
+    for s in report.signatures:
+        print(f"signer:      {s.signer}  (certificate SHA-256 {s.signer_fingerprint})")
+        stamp = f"  (timestamp {s.timestamp})" if s.timestamp else ""
+        print(f"signed at:   {s.signing_time}{stamp}")
+        print(f"level:       PAdES {s.level}")
+        intact = s.intact and s.valid
+        print("integrity:   " + ("intact" if intact else "BROKEN (changed after signing)"))
+        extended = f"NOT the whole file ({s.modified_after} after signing)"
+        print("coverage:    " + ("the whole file" if s.whole_file else extended))
+        if s.trusted is not None:
+            untrusted = f"NOT trusted ({s.trust_problem})"
+            print("trust:       " + ("chains to the given CA" if s.trusted else untrusted))
+        else:
+            print("trust:       not checked (give --trust CA.pem)")
+    if not report.manifest_found:
+        print("evidence:    no Kuä evidence list in this file")
+    for f in report.files:
+        mark = "ok " if f.ok else "BAD"
+        problem = f"  ({f.problem})" if f.problem else ""
+        print(f"  [{mark}] {f.name}  {f.actual_sha256 or f.listed_sha256}{problem}")
+    for p in report.problems:
+        print(f"problem:     {p}")
+    print(f"{a.file}: " + ("VALID" if report.ok else ("NOT SIGNED" if code == 3 else "INVALID")))
+    return code
+
+
 # --- parser --------------------------------------------------------------------------------
 
 
@@ -412,6 +534,41 @@ def build_parser() -> argparse.ArgumentParser:
     x = cmd(au, "verify", cmd_audit_verify, "check the audit log's hash chain")
     x.add_argument("--json", action="store_true")
 
+    co = group("complaint", "complaints to election commissions, as signed PDFs")
+    x = cmd(co, "export", cmd_complaint_export, "write a complaint PDF about incidents")
+    x.add_argument("incident_ids", nargs="+", metavar="INCIDENT_ID")
+    x.add_argument("--lang", choices=taxonomy.LANGS, required=True)
+    x.add_argument("--out", required=True, help="the PDF file to write")
+    x.add_argument("--to", help="addressee (default: the stations' superior commission)")
+    x.add_argument("--request", help="what you ask for (default: by category; \\n = new line)")
+    x.add_argument("--legal-basis", help="legal references (default: a blank line to fill in)")
+    x.add_argument("--no-originals", action="store_true", help="do not embed the original files")
+    x.add_argument("--sign", metavar="FILE.p12", help="sign with this PKCS#12 key")
+    x.add_argument("--password-file", help="file holding the PKCS#12 password")
+    x.add_argument("--timestamp-url", help="RFC 3161 timestamp server (B-T; B-B if it fails)")
+    x.add_argument("--json", action="store_true")
+
+    ke = group("keys", "a team CA and signing keys for teams without a national certificate")
+    x = cmd(ke, "create-ca", cmd_keys_create_ca, "create a team CA in a new folder")
+    x.set_defaults(no_store=True)
+    x.add_argument("--name", required=True, help="the CA's name, e.g. the team's")
+    x.add_argument("--out", required=True, help="folder for ca-cert.pem and ca-key.pem")
+    x.add_argument("--password-file", help="encrypt the CA key with this password")
+    x = cmd(ke, "issue", cmd_keys_issue, "issue a signer certificate as a PKCS#12 file")
+    x.set_defaults(no_store=True)
+    x.add_argument("--ca", required=True, help="the team CA folder")
+    x.add_argument("--name", required=True, help="the signer's full name")
+    x.add_argument("--out", required=True, help="the .p12 file to write")
+    x.add_argument("--password-file", required=True, help="password for the .p12 file")
+    x.add_argument("--ca-password-file", help="password of the CA key, if it has one")
+    x.add_argument("--days", type=int, default=730, help="validity in days (default 2 years)")
+
+    x = cmd(sub, "verify", cmd_verify, "check a signed complaint PDF and its embedded evidence")
+    x.set_defaults(no_store=True)
+    x.add_argument("file", metavar="FILE.pdf")
+    x.add_argument("--trust", metavar="CA.pem", help="CA certificate(s) to trust")
+    x.add_argument("--json", action="store_true")
+
     x = cmd(sub, "demo", cmd_demo, "fill the store with a realistic demo election")
     x.add_argument("--stations", type=int, default=40)
     x.add_argument("--incidents", type=int, default=200)
@@ -443,6 +600,8 @@ def main(argv: Sequence[str], open_app: Callable[[Path], int] | None = None) -> 
         return int(open_app(resolve_data_dir(getattr(args, "data_dir", None))))
     if handler is cmd_categories:
         return int(cmd_categories(None, args))
+    if getattr(args, "no_store", False):
+        return _run_without_store(handler, args)
     data_dir = resolve_data_dir(getattr(args, "data_dir", None))
     try:
         with Store(data_dir) as store:
@@ -457,6 +616,23 @@ def main(argv: Sequence[str], open_app: Callable[[Path], int] | None = None) -> 
         log = write_crash_log(data_dir, exc)
         print(f"error: internal error ({type(exc).__name__}); details in {log}", file=sys.stderr)
         return 70
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _run_without_store(handler: Callable[..., int], args: argparse.Namespace) -> int:
+    """keys and verify work on files only: no data folder is opened (or created)."""
+    from export.errors import ExportError
+
+    try:
+        return int(handler(None, args))
+    except (KuaError, ExportError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"error: {describe_environment_error(exc)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
