@@ -303,6 +303,26 @@ def cmd_demo(store: Store, a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_profile(store: Store, a: argparse.Namespace) -> int:
+    from dataclasses import asdict, replace
+
+    from app.profile import get_applicant, set_applicant
+
+    applicant = get_applicant(store)
+    changes = {
+        k: getattr(a, k) for k in ("full_name", "status", "organization", "phone")
+        if getattr(a, k) is not None
+    }
+    if changes:
+        applicant = set_applicant(store, replace(applicant, **changes))
+    if a.json:
+        _print_json(asdict(applicant), sys.stdout)
+    else:
+        for key, value in asdict(applicant).items():
+            print(f"{key + ':':<14}{value}")
+    return 0
+
+
 # --- complaints, keys and verification -------------------------------------------------------
 
 
@@ -472,6 +492,7 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("id")
 
     x = cmd(sub, "categories", cmd_categories, "list incident categories")
+    x.set_defaults(no_store=True)
     x.add_argument("--lang", choices=taxonomy.LANGS, default="en")
     x.add_argument("--json", action="store_true")
 
@@ -532,6 +553,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     au = group("audit", "the tamper-evident log of every change")
     x = cmd(au, "verify", cmd_audit_verify, "check the audit log's hash chain")
+    x.add_argument("--json", action="store_true")
+
+    x = cmd(sub, "profile", cmd_profile, "show or set the applicant named in complaints")
+    x.add_argument("--full-name")
+    x.add_argument("--status", help="observer, proxy, candidate, commission_member or voter")
+    x.add_argument("--organization")
+    x.add_argument("--phone")
     x.add_argument("--json", action="store_true")
 
     co = group("complaint", "complaints to election commissions, as signed PDFs")
@@ -598,8 +626,6 @@ def main(argv: Sequence[str], open_app: Callable[[Path], int] | None = None) -> 
             parser.print_help()
             return 2
         return int(open_app(resolve_data_dir(getattr(args, "data_dir", None))))
-    if handler is cmd_categories:
-        return int(cmd_categories(None, args))
     if getattr(args, "no_store", False):
         return _run_without_store(handler, args)
     data_dir = resolve_data_dir(getattr(args, "data_dir", None))

@@ -203,3 +203,14 @@ def test_real_process_no_traceback_for_user_mistakes(tmp_path: Path) -> None:
     )
     assert run.returncode == 1 and "Traceback" not in run.stderr
     assert (tmp_path / "env-data" / "kua.db").exists()
+
+
+def test_profile_set_and_show(cli: Cli) -> None:
+    code, _, err = cli("profile", "--full-name", "Әлия Сейітова", "--status", "proxy")
+    assert code == 0, err
+    assert cli.json("profile") == {
+        "full_name": "Әлия Сейітова", "status": "proxy", "organization": "", "phone": "",
+    }
+    code, _, err = cli("profile", "--status", "nonsense")
+    assert code == 1 and "applicant status" in err
+    assert cli.json("profile")["status"] == "proxy"  # type: ignore[index]
