@@ -13,7 +13,7 @@ import importlib.metadata
 import io
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,13 @@ from app.errors import InvalidInput, KuaError, NotFound
 from app.incidents import EvidenceView, IncidentView, get_incident
 from app.paths import FONTS_DIR
 from app.profile import Applicant, get_applicant
-from app.store import Store, describe_environment_error, is_environment_error
+from app.store import (
+    Store,
+    describe_environment_error,
+    get_setting,
+    is_environment_error,
+    set_setting,
+)
 from export import pdf as layout
 from export import sign as signing
 from export.errors import ExportError
@@ -35,6 +41,7 @@ from storage.ids import uuid7
 from storage.models import Complaint, Station
 from storage.revisions import device_id
 
+TIMESTAMP_URL = "timestamp_url"  # local setting: the last timestamp server used
 PRINT_MAX_SIDE = 1600  # px: about 270 dpi across a page's width, plenty for print
 PRINT_QUALITY = 85
 
@@ -122,6 +129,8 @@ class ComplaintDraft:
     legal_basis: str = ""  # empty: a blank line to fill in by hand (nothing is invented)
     embed_originals: bool = True
     complaint_date: date | None = None
+    # The evidence to include, by id; None: all of the incidents' evidence.
+    evidence_ids: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -390,6 +399,12 @@ def _prepare(
     lang = draft.lang
     _check_lang(lang)
     incidents = _load_incidents(store, draft.incident_ids)
+    if draft.evidence_ids is not None:
+        chosen = set(draft.evidence_ids)
+        incidents = [
+            replace(inc, evidence=tuple(ev for ev in inc.evidence if ev.id in chosen))
+            for inc in incidents
+        ]
     stations = _stations(store, incidents)
     applicant = get_applicant(store)
     addressee = draft.addressee if draft.addressee is not None else ""
@@ -556,3 +571,15 @@ def get_complaint(store: Store, complaint_id: str) -> Complaint:
             raise NotFound(f"complaint {complaint_id}: no such complaint")
         s.expunge(row)
         return row
+
+
+def get_timestamp_url(store: Store) -> str:
+    """The timestamp server last used on this computer ("" if none)."""
+    with store.db.read() as s:
+        value = get_setting(s, TIMESTAMP_URL)
+        return value if isinstance(value, str) else ""
+
+
+def set_timestamp_url(store: Store, url: str) -> None:
+    with store.db.write() as s:
+        set_setting(s, TIMESTAMP_URL, url.strip())

@@ -7,10 +7,8 @@ an unreferenced blob (listed by verify_evidence), never a row without its file.
 
 from __future__ import annotations
 
-import hashlib
 import multiprocessing
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -23,28 +21,14 @@ from sqlalchemy import select
 from app import photos
 from app.errors import NotFound
 from app.incidents import EvidenceView
+from app.intake import Prepared, die_with_parent, prepare, write_thumbnail
 from app.store import Store, describe_environment_error, is_environment_error
-from storage.blobs import BlobStore
 from storage.models import Evidence, Incident
 
 # Extensions picked from a dropped folder (files named one by one are always tried).
 PHOTO_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".jpe", ".png", ".tif", ".tiff", ".webp", ".heic", ".heif", ".hif"}
 )
-MAX_FILE_BYTES = 200 * 1024 * 1024  # larger is not a photo; refusing keeps memory bounded
-
-
-@dataclass(frozen=True)
-class Prepared:
-    """What a worker learned about one file; plain data so it crosses process boundaries."""
-
-    path: str
-    sha256: str = ""
-    size: int = 0
-    info: photos.PhotoInfo | None = None
-    error: str | None = None
-
-
 @dataclass(frozen=True)
 class ImportOutcome:
     file: str
@@ -93,50 +77,12 @@ def expand_paths(paths: Iterable[Path]) -> list[Path]:
     return out
 
 
-def prepare(path: str, blob_root: str, thumb_root: str) -> Prepared:
-    """Read, check and store one file (runs in a worker process). Never raises for bad input."""
-    p = Path(path)
-    try:
-        size = p.stat().st_size
-        if size > MAX_FILE_BYTES:
-            return Prepared(path, size=size, error=f"too large for a photo ({size // 2**20} MB)")
-        data = p.read_bytes()
-    except FileNotFoundError:
-        return Prepared(path, error="file not found")
-    except IsADirectoryError:
-        return Prepared(path, error="is a folder, not a file")
-    except OSError as exc:
-        return Prepared(path, error=f"cannot read the file ({exc.strerror or exc})")
-    sha = hashlib.sha256(data).hexdigest()
-    try:
-        info, thumb = photos.analyze(data)
-    except photos.PhotoError as exc:
-        return Prepared(path, sha, len(data), error=str(exc))
-    try:
-        BlobStore(Path(blob_root)).put_bytes(data, sha)
-        _write_thumb(Path(thumb_root), sha, thumb)
-    except OSError as exc:
-        return Prepared(path, sha, len(data), error=describe_environment_error(exc))
-    return Prepared(path, sha, len(data), info)
-
-
-def _write_thumb(root: Path, sha: str, thumb: bytes) -> None:
-    dest = root / sha[:2] / f"{sha[2:]}.jpg"
-    if dest.exists():
-        return
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".tmp-")
-    with os.fdopen(fd, "wb") as f:
-        f.write(thumb)
-    os.replace(tmp, dest)
-
-
 def thumbnail_file(store: Store, sha256: str) -> Path:
     """The cached thumbnail of a stored photo, rebuilt from the blob when the cache lost it."""
     dest = store.thumb_path(sha256)
-    if not dest.exists():
-        _write_thumb(store.thumbs, sha256, photos.thumbnail(store.blobs.read(sha256)))
-    return dest
+    if dest.exists():
+        return dest
+    return write_thumbnail(store.thumbs, sha256, photos.thumbnail(store.blobs.read(sha256)))
 
 
 def _executor(count: int, workers: int | None) -> Executor | None:
@@ -144,7 +90,9 @@ def _executor(count: int, workers: int | None) -> Executor | None:
     if workers <= 1 or count <= 2:
         return None  # a pool's start-up costs more than it saves here
     # spawn: never fork a process that may have Qt and database threads running.
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    return ProcessPoolExecutor(
+        workers, mp_context=multiprocessing.get_context("spawn"), initializer=die_with_parent
+    )
 
 
 def _prepared_stream(

@@ -303,11 +303,23 @@ def set_deleted(store: Store, incident_id: str, deleted: bool) -> IncidentView:
 
 
 def _filtered(session: Session, flt: IncidentFilter) -> Select[Any]:
-    q = select(Incident.num)
     election = require_election(session)
-    q = q.join(Station, Station.id == Incident.station_id).where(Station.election_id == election.id)
-    if not flt.include_deleted:
-        q = q.where(Incident.deleted.is_(False))
+    q = select(Incident.num).join(Station, Station.id == Incident.station_id)
+    match = fts_query(flt.search)
+    if match is None:
+        q = q.where(Station.election_id == election.id)
+        if not flt.include_deleted:
+            q = q.where(Incident.deleted.is_(False))
+    else:
+        # Drive the query from the full-text matches. The unary + keeps SQLite from walking
+        # the date or station index over the whole table instead (3-5x faster at 100k rows).
+        fts = select(text("rowid")).select_from(text("incident_fts"))
+        q = q.where(
+            text("+station.election_id = :election"),
+            Incident.num.in_(fts.where(text("incident_fts MATCH :match"))),
+        ).params(election=election.id, match=match)
+        if not flt.include_deleted:
+            q = q.where(text("+incident.deleted = 0"))
     if flt.station_codes:
         q = q.where(Station.code.in_(flt.station_codes))
     if flt.categories:
@@ -320,15 +332,6 @@ def _filtered(session: Session, flt: IncidentFilter) -> Select[Any]:
         q = q.where(Incident.observed_at >= flt.since)
     if flt.until is not None:
         q = q.where(Incident.observed_at <= flt.until)
-    match = fts_query(flt.search)
-    if match is not None:
-        q = q.where(
-            Incident.num.in_(
-                select(text("rowid"))
-                .select_from(text("incident_fts"))
-                .where(text("incident_fts MATCH :match"))
-            )
-        ).params(match=match)
     return q
 
 

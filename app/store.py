@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.orm import Session
 
-from app.errors import KuaError
+from app.errors import KuaError, describe_os_error
 from app.paths import DB_NAME
 from storage.blobs import BlobStore
 from storage.db import Database
@@ -66,14 +65,10 @@ def all_settings(session: Session) -> dict[str, Any]:
 
 def describe_environment_error(exc: BaseException, where: Path | None = None) -> str:
     """Turn disk-full, locked, read-only and permission errors into words a team lead can act on."""
+    if isinstance(exc, OSError):
+        return describe_os_error(exc, where)
     text = str(exc)
     place = f" ({where})" if where else ""
-    if isinstance(exc, OSError):
-        if exc.errno == errno.ENOSPC:
-            return f"The disk is full{place}: free some space and try again. Nothing was lost."
-        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-            return f"No permission to write{place}: choose another data folder or fix its rights."
-        return f"Cannot use the data folder{place}: {exc.strerror or text}"
     low = text.lower()
     if "locked" in low or "busy" in low:
         return (

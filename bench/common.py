@@ -13,8 +13,22 @@ from storage.ids import uuid7
 from storage.models import Incident, Station
 
 WORDS = [
-    "вброс", "бюллетеней", "карусель", "автобус", "наблюдатель", "протокол", "урна", "комиссия",
-    "подсчет", "байқаушы", "хаттама", "жәшік", "учаске", "сайлаушы", "дауыс", "бюллетень",
+    "вброс",
+    "бюллетеней",
+    "карусель",
+    "автобус",
+    "наблюдатель",
+    "протокол",
+    "урна",
+    "комиссия",
+    "подсчет",
+    "байқаушы",
+    "хаттама",
+    "жәшік",
+    "учаске",
+    "сайлаушы",
+    "дауыс",
+    "бюллетень",
 ]
 
 
@@ -33,24 +47,47 @@ def make_store(data_dir: Path, incidents: int, stations: int = 200) -> Path:
         categories = [t.key for t in taxonomy.categories()]
         now = datetime.now(UTC)
         with store.db.engine.begin() as conn:
-            conn.execute(Station.__table__.insert(), [
-                {"id": sid, "election_id": election.id, "code": f"B-{n:04d}",
-                 "name": f"Участок № {n}", "region": "", "district": "", "address": "",
-                 "created_at": now, "updated_at": now, "deleted": False}
-                for n, sid in enumerate(station_ids)
-            ])
+            conn.execute(
+                Station.__table__.insert(),
+                [
+                    {
+                        "id": sid,
+                        "election_id": election.id,
+                        "code": f"B-{n:04d}",
+                        "name": f"Участок № {n}",
+                        "region": "",
+                        "district": "",
+                        "address": "",
+                        "created_at": now,
+                        "updated_at": now,
+                        "deleted": False,
+                    }
+                    for n, sid in enumerate(station_ids)
+                ],
+            )
             start = datetime(2024, 3, 17, 2, 0, tzinfo=UTC)
             for chunk in range(0, incidents, 10_000):
-                conn.execute(Incident.__table__.insert(), [
-                    {"id": uuid7(), "station_id": rng.choice(station_ids),
-                     "observed_at": start + timedelta(seconds=rng.randint(0, 16 * 3600)),
-                     "observed_tz": 300, "category": rng.choice(categories),
-                     "severity": "minor", "status": "new",
-                     "description": " ".join(rng.choices(WORDS, k=12)),
-                     "witnesses": [], "reporter": "Bench", "created_at": now,
-                     "updated_at": now, "deleted": False}
-                    for _ in range(chunk, min(chunk + 10_000, incidents))
-                ])
+                conn.execute(
+                    Incident.__table__.insert(),
+                    [
+                        {
+                            "id": uuid7(),
+                            "station_id": rng.choice(station_ids),
+                            "observed_at": start + timedelta(seconds=rng.randint(0, 16 * 3600)),
+                            "observed_tz": 300,
+                            "category": rng.choice(categories),
+                            "severity": "minor",
+                            "status": "new",
+                            "description": " ".join(rng.choices(WORDS, k=12)),
+                            "witnesses": [],
+                            "reporter": "Bench",
+                            "created_at": now,
+                            "updated_at": now,
+                            "deleted": False,
+                        }
+                        for _ in range(chunk, min(chunk + 10_000, incidents))
+                    ],
+                )
     marker.touch()
     return data_dir
 

@@ -71,8 +71,9 @@ def ready(app: object, note: str = "") -> None:
 def measure(args: list[str]) -> tuple[float, float, str]:
     env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"))
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, __file__, *args], stdout=subprocess.PIPE,
-                            text=True, cwd=ROOT, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, __file__, *args], stdout=subprocess.PIPE, text=True, cwd=ROOT, env=env
+    )
     assert proc.stdout is not None
     for line in proc.stdout:
         if line.startswith("READY"):

@@ -65,8 +65,9 @@ def main() -> None:
 
         profile.set_language(store, "en")
         profile.set_applicant(store, profile.Applicant("Bench"))
-        incident = add_incident(store, IncidentDraft(
-            "75-001", "other", datetime.now().astimezone(), "protocol photos"))
+        incident = add_incident(
+            store, IncidentDraft("75-001", "other", datetime.now().astimezone(), "protocol photos")
+        )
 
     app = QApplication(sys.argv)
     install_font(app)
@@ -119,8 +120,10 @@ def main() -> None:
     late = sorted(lateness)
     p99 = late[int(len(late) * 0.99)] if late else float("nan")
     print(f"imported {int(state['imported'])} of {PHOTOS} photos in {state['seconds']:.1f} s")
-    print(f"heartbeat: {len(late)} ticks, max lateness {max(late):.1f} ms, p99 {p99:.1f} ms "
-          f"(target: max < 50 ms)")
+    print(
+        f"heartbeat: {len(late)} ticks, max lateness {max(late):.1f} ms, p99 {p99:.1f} ms "
+        f"(target: max < 50 ms)"
+    )
     if problems:
         print("messages:", *problems, sep="\n  ")
 

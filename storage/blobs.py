@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -82,11 +83,17 @@ class BlobStore:
                     if not f.name.startswith(".incoming-"):
                         yield sub.name + f.name
 
-    def remove_leftovers(self) -> int:
-        """Delete temp files left by an interrupted write (they were never referenced)."""
+    def remove_leftovers(self, older_than_s: float = 3600) -> int:
+        """Delete temp files left by an interrupted write (never referenced). Only old ones:
+        a younger file may be a write in progress by another process on the same store."""
         count = 0
         if self.root.is_dir():
+            cutoff = time.time() - older_than_s
             for tmp in self.root.glob("*/.incoming-*"):
-                tmp.unlink(missing_ok=True)
-                count += 1
+                try:
+                    if tmp.stat().st_mtime < cutoff:
+                        tmp.unlink()
+                        count += 1
+                except FileNotFoundError:  # finished (renamed) meanwhile
+                    pass
         return count

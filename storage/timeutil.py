@@ -23,7 +23,9 @@ def to_utc_text(value: datetime) -> str:
 
 
 def from_utc_text(value: str) -> datetime:
-    return datetime.strptime(value, _FORMAT).replace(tzinfo=UTC)
+    # fromisoformat is ~50x faster than strptime: it runs for every row a list shows.
+    parsed = datetime.fromisoformat(value)
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
 
 
 def with_offset(value: datetime, offset_minutes: int) -> datetime:

@@ -31,6 +31,8 @@ class Messages:
     asked: list[str] = field(default_factory=list)
     answer: bool = True
     files: list[Path] = field(default_factory=list)
+    save_files: list[Path] = field(default_factory=list)  # answers to "save as", in order
+    folders: list[Path] = field(default_factory=list)  # answers to "choose a folder"
 
     def texts(self) -> str:
         return "\n".join(f"{title}: {text}" for _kind, title, text in self.told)
@@ -57,6 +59,10 @@ def messages(monkeypatch: pytest.MonkeyPatch, data_dir: Path) -> Messages:
     monkeypatch.setattr(dialogs, "fatal", fatal)
     monkeypatch.setattr(dialogs, "choose_files", lambda *_a: list(rec.files))
     monkeypatch.setattr(dialogs, "choose_file", lambda *_a: rec.files[0] if rec.files else None)
+    monkeypatch.setattr(dialogs, "choose_save_file",
+                        lambda *_a: rec.save_files.pop(0) if rec.save_files else None)
+    monkeypatch.setattr(dialogs, "choose_folder",
+                        lambda *_a: rec.folders.pop(0) if rec.folders else None)
     monkeypatch.setattr(errors, "_data_dir", data_dir)
     return rec
 
