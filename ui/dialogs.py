@@ -50,3 +50,14 @@ def choose_files(parent: QWidget | None, title: str, name_filter: str) -> list[P
 def choose_file(parent: QWidget | None, title: str, name_filter: str) -> Path | None:
     name, _ = QFileDialog.getOpenFileName(parent, title, "", name_filter)
     return Path(name) if name else None
+
+
+def choose_save_file(parent: QWidget | None, title: str, name_filter: str,
+                     suggested: str = "") -> Path | None:
+    name, _ = QFileDialog.getSaveFileName(parent, title, suggested, name_filter)
+    return Path(name) if name else None
+
+
+def choose_folder(parent: QWidget | None, title: str) -> Path | None:
+    name = QFileDialog.getExistingDirectory(parent, title)
+    return Path(name) if name else None

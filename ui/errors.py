@@ -199,7 +199,80 @@ def _known_rules() -> list[_Rule]:
                        "election from the File menu.")),
         (re.compile(r"^(?P<file>.+): cannot read the file"),
          lambda m: _tr("Cannot read the file {file}.").format(file=m["file"])),
+        *_complaint_rules(),
     ]
+
+
+def _complaint_rules() -> list[_Rule]:
+    """Signing keys, complaint export and team keys (export/sign.py, export/keys.py)."""
+    return [
+        (re.compile(r"^(?P<file>.+): wrong password, or not a PKCS#12"),
+         lambda m: _tr("The password does not open {file}, or the file is not a signing key "
+                       "(.p12/.pfx). Check the password and try again.").format(file=m["file"])),
+        (re.compile(r"^(?P<file>.+): holds no private key"),
+         lambda m: _tr("{file} holds no signing key with its certificate.").format(
+             file=m["file"])),
+        (re.compile(r"^certificate of (?P<who>.+) expired on (?P<day>\S+?):"),
+         lambda m: _tr("The certificate of {who} expired on {day}: it can no longer sign. "
+                       "Issue a new signing key (Tools > Team keys).").format(
+                           who=m["who"], day=m["day"])),
+        (re.compile(r"^certificate of (?P<who>.+) is not valid yet \(from (?P<day>[^)]+)\)"),
+         lambda m: _tr("The certificate of {who} is valid only from {day}. Check the "
+                       "computer's date.").format(who=m["who"], day=m["day"])),
+        (re.compile(r"^certificate of (?P<who>.+) is not for signing"),
+         lambda m: _tr("The certificate of {who} is not meant for signing documents.").format(
+             who=m["who"])),
+        (re.compile(r"^(?P<path>.+): is a folder; give a file name"),
+         lambda m: _tr("{path} is a folder: give a file name ending in .pdf.").format(
+             path=m["path"])),
+        (re.compile(r"^cannot write to (?P<folder>.+?): no such folder"),
+         lambda m: _tr("The folder {folder} does not exist. Choose another place for the "
+                       "file.").format(folder=m["folder"])),
+        (re.compile(r"^cannot write to (?P<folder>.+?): "),
+         lambda m: _tr("Kuä cannot write to the folder {folder}. Choose another place for the "
+                       "file.").format(folder=m["folder"])),
+        (re.compile(r"^(?P<file>.+): cannot write \("),
+         lambda m: _tr("Kuä cannot write {file}. Choose another place for the file.").format(
+             file=m["file"])),
+        (re.compile(r"^evidence (?P<name>.+) \(\S+\) is missing from the data folder"),
+         lambda m: _tr("The photo {name} is missing from the data folder, so the complaint "
+                       "cannot include it. Leave it out, or restore the data folder from a "
+                       "copy.").format(name=m["name"])),
+        (re.compile(r"^evidence (?P<name>.+) \(\S+\) is corrupt"),
+         lambda m: _tr("The photo {name} has been changed or damaged since it was stored, so "
+                       "the complaint cannot include it as evidence.").format(name=m["name"])),
+        (re.compile(r"^a complaint needs at least one incident"),
+         lambda m: _tr("Choose at least one incident for the complaint.")),
+        (re.compile(r"^the CA needs a name"),
+         lambda m: _tr("Give the team CA a name.")),
+        (re.compile(r"^(?P<folder>.+): already holds a CA"),
+         lambda m: _tr("{folder} already holds a team CA: choose an empty folder.").format(
+             folder=m["folder"])),
+        (re.compile(r"^(?P<folder>.+): no team CA here"),
+         lambda m: _tr("There is no team CA in {folder}: choose the folder with "
+                       "ca-cert.pem and ca-key.pem.").format(folder=m["folder"])),
+        (re.compile(r"^(?P<file>.+): the CA key is encrypted"),
+         lambda m: _tr("The team CA's key is protected by a password: enter it.")),
+        (re.compile(r"^(?P<file>.+): wrong password or not a private key"),
+         lambda m: _tr("The password does not open the team CA's key.")),
+        (re.compile(r"^the signer needs a full name"),
+         lambda m: _tr("Enter the signer's full name.")),
+        (re.compile(r"^the PKCS#12 file needs a password"),
+         lambda m: _tr("The signing key needs a password.")),
+        (re.compile(r"^(?P<file>.+): not a certificate"),
+         lambda m: _tr("{file} is not a certificate.").format(file=m["file"])),
+    ]
+
+
+def timestamp_notice(notice: str) -> str:
+    """The signer's notice (the timestamp server did not answer) in the interface language."""
+    match = re.match(r"^timestamp server (did not answer|failed) \((?P<why>.*)\): signed "
+                     r"without a timestamp", notice)
+    if match is None:
+        return notice
+    return _tr("The timestamp server did not answer ({reason}), so the complaint is signed "
+               "without a trusted time (PAdES B-B). The signature is valid; the time of "
+               "signing is the computer's own.").format(reason=match["why"])
 
 
 def translate_known(text: str) -> str | None:

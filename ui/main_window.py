@@ -112,6 +112,8 @@ class ShortcutsDialog(QDialog):
             ("Ctrl+Z", self.tr("Undo")),
             ("Ctrl+Shift+Z, Ctrl+Y", self.tr("Redo")),
             ("Ctrl+O", self.tr("Attach photos to the incident")),
+            ("Shift+↑, Shift+↓", self.tr("In the list: choose several incidents")),
+            ("Ctrl+P, Ctrl+Shift+E", self.tr("Complaint about the chosen incidents")),
             ("Ctrl+Shift+V", self.tr("Paste a photo or files from the clipboard")),
             ("F5", self.tr("Refresh")),
             ("F1", self.tr("This list")),
@@ -148,13 +150,17 @@ class MainWindow(QMainWindow):
         self.counts: Counts | None = None
         self._query: Any = None  # the running list query, cancelled when a newer one starts
         self._shortcuts: ShortcutsDialog | None = None
+        self.composer: Any = None  # the open complaint composer, if any
+        self.team_keys: Any = None
         lang = language.current
 
         self.incidents = IncidentTableModel(self._fetch_page, lang, self)
         self.table = QTableView()
         self.table.setModel(self.incidents)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        # Several rows can be chosen (Shift/Ctrl+click, Shift+arrows): a complaint may cover
+        # several incidents. The current row is the one the form shows.
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setAlternatingRowColors(True)
         self.table.setWordWrap(False)
@@ -279,11 +285,21 @@ class MainWindow(QMainWindow):
         self.edit_menu.addAction(a("attach", self.evidence.choose_files, "Ctrl+O"))
         self.edit_menu.addAction(a("paste_photo", self.evidence.paste, "Ctrl+Shift+V"))
 
+        self.incident_menu = self.menuBar().addMenu("")
+        self.incident_menu.addAction(a("complaint", self.open_complaint, "Ctrl+P",
+                                       "Ctrl+Shift+E"))
+
         self.view_menu = self.menuBar().addMenu("")
         self.view_menu.addAction(a("find", self.focus_search, "Ctrl+F"))
         self.view_menu.addAction(a("list", self.focus_list, "Ctrl+L"))
         self.view_menu.addAction(a("clear_filters", self.clear_filters, "Ctrl+Shift+L"))
         self.view_menu.addAction(a("refresh", self.refresh_all, "F5"))
+
+        self.tools_menu = self.menuBar().addMenu("")
+        self.tools_menu.addAction(a("profile", self.edit_profile))
+        self.tools_menu.addSeparator()
+        self.tools_menu.addAction(a("team_keys", self.open_team_keys))
+        self.tools_menu.addAction(a("export_ca", self.export_ca_certificate))
 
         self.language_menu = self.menuBar().addMenu("")
         group = QActionGroup(self)
@@ -302,7 +318,9 @@ class MainWindow(QMainWindow):
     def retranslate(self) -> None:
         self.file_menu.setTitle(self.tr("&File"))
         self.edit_menu.setTitle(self.tr("&Edit"))
+        self.incident_menu.setTitle(self.tr("&Incident"))
         self.view_menu.setTitle(self.tr("&View"))
+        self.tools_menu.setTitle(self.tr("&Tools"))
         self.language_menu.setTitle(self.tr("&Language"))
         self.help_menu.setTitle(self.tr("&Help"))
         texts = {
@@ -315,6 +333,10 @@ class MainWindow(QMainWindow):
             "delete": self.tr("&Delete incident"),
             "attach": self.tr("&Attach photos…"),
             "paste_photo": self.tr("&Paste photo"),
+            "complaint": self.tr("&Complaint…"),
+            "profile": self.tr("Your &details…"),
+            "team_keys": self.tr("&Team keys…"),
+            "export_ca": self.tr("E&xport CA certificate…"),
             "find": self.tr("&Find…"),
             "list": self.tr("Incident &list"),
             "clear_filters": self.tr("&Clear filters"),
@@ -494,6 +516,74 @@ class MainWindow(QMainWindow):
             # Focus stays where it was: Ctrl+Z in a text field would undo typing, not this.
             self.editor.new_incident(focus=False)
         self.refresh_all()
+
+    def selected_nums(self) -> list[int]:
+        """The chosen rows' incidents in list order; the current row if none is chosen."""
+        rows = sorted(i.row() for i in self.table.selectionModel().selectedRows())
+        if not rows and self.table.currentIndex().isValid():
+            rows = [self.table.currentIndex().row()]
+        nums = [self.incidents.num_at(r) for r in rows]
+        return [n for n in nums if n is not None]
+
+    def open_complaint(self) -> Any:
+        """Incident > Complaint: the composer for the chosen incidents."""
+        from ui.complaint import ComplaintComposer
+
+        nums = self.selected_nums()
+        if not nums and self.editor.current is not None:
+            nums = [self.editor.current.num]
+        if not nums:
+            dialogs.tell(self, dialogs.Kind.INFO, self.tr("Complaint"), self.tr(
+                "Choose one or more incidents in the list first (Shift+arrows or Ctrl+click "
+                "choose several)."))
+            return None
+        if self.composer is not None:
+            self.composer.close()
+        composer = ComplaintComposer(self.storage, self.data_dir, nums, self.language.current,
+                                     self)
+        composer.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        composer.destroyed.connect(lambda *_: self._forget_composer(composer))
+        self.composer = composer
+        composer.show()
+        return composer
+
+    def _forget_composer(self, composer: Any) -> None:
+        if self.composer is composer:
+            self.composer = None
+
+    def edit_profile(self) -> None:
+        from ui.profile_dialog import ProfileDialog
+
+        def show(applicant: Any) -> None:
+            dialog = ProfileDialog(self.storage, applicant, self)
+            dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            dialog.open()
+            self.profile_dialog = dialog
+
+        self.storage.submit(lambda ctx: profile.get_applicant(ctx.store), show)
+
+    def open_team_keys(self) -> Any:
+        from ui.team_keys import TeamKeysDialog
+
+        if self.team_keys is not None:
+            self.team_keys.show()
+            self.team_keys.raise_()
+            return self.team_keys
+        dialog = TeamKeysDialog(self.storage, self.data_dir, parent=self)
+        self.team_keys = dialog
+        dialog.show()
+
+        def fill_name(applicant: Any) -> None:
+            if not dialog.full_name.text():
+                dialog.full_name.setText(applicant.full_name)
+
+        self.storage.submit(lambda ctx: profile.get_applicant(ctx.store), fill_name)
+        return dialog
+
+    def export_ca_certificate(self) -> None:
+        from ui.team_keys import export_ca_certificate
+
+        export_ca_certificate(self, self.storage, self.data_dir)
 
     def focus_search(self) -> None:
         self.filters.search.setFocus()
