@@ -86,7 +86,8 @@ def thumbnail_file(store: Store, sha256: str) -> Path:
 
 
 def _executor(count: int, workers: int | None) -> Executor | None:
-    workers = workers if workers is not None else min(os.cpu_count() or 1, count)
+    # One worker more than cores: a worker waiting for its fsync would otherwise idle a core.
+    workers = workers if workers is not None else min((os.cpu_count() or 1) + 1, count)
     if workers <= 1 or count <= 2:
         return None  # a pool's start-up costs more than it saves here
     # spawn: never fork a process that may have Qt and database threads running.
