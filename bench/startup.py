@@ -62,7 +62,7 @@ def child_app(data_dir: str) -> None:
 
 def ready(app: object, note: str = "") -> None:
     sys.path.insert(0, str(ROOT))
-    from bench.common import rss_mb
+    from bench.big_store import rss_mb
 
     print(f"READY {rss_mb():.1f} {note}", flush=True)
     app.quit()  # type: ignore[attr-defined]
@@ -86,7 +86,7 @@ def measure(args: list[str]) -> tuple[float, float, str]:
 
 def main() -> None:
     sys.path.insert(0, str(ROOT))
-    from bench.common import make_store
+    from bench.big_store import make_store
 
     data = Path(tempfile.gettempdir()) / f"kua-bench-{INCIDENTS}"
     t = time.perf_counter()

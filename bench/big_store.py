@@ -1,4 +1,4 @@
-"""Shared by the benchmarks: a store with many incidents, made fast with Core bulk inserts."""
+"""A store with many incidents for the app benchmarks, made fast with Core bulk inserts."""
 
 from __future__ import annotations
 
