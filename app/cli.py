@@ -597,6 +597,10 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--trust", metavar="CA.pem", help="CA certificate(s) to trust")
     x.add_argument("--json", action="store_true")
 
+    from app.sync_cli import add_commands as add_sync_commands
+
+    add_sync_commands(sub, cmd, group)
+
     x = cmd(sub, "demo", cmd_demo, "fill the store with a realistic demo election")
     x.add_argument("--stations", type=int, default=40)
     x.add_argument("--incidents", type=int, default=200)

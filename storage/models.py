@@ -4,7 +4,7 @@ times, a tombstone flag instead of hard deletion, and the id of its latest revis
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -49,6 +49,8 @@ class Synced:
 
     # Columns that describe the row's bookkeeping rather than the user's data.
     BOOKKEEPING = frozenset({"created_at", "updated_at", "rev", "num"})
+    # Sync merges field by field unless a model says its fields only make sense together.
+    MERGE_AS_UNIT: ClassVar[bool] = False
 
 
 class Election(Synced, Base):
@@ -137,6 +139,9 @@ class Incident(Synced, Base):
 
 class Protocol(Synced, Base):
     __tablename__ = "protocol"
+    # Sync merges a protocol as one unit: its figures must add up, so two people's edits are
+    # never mixed line by line. Every revision of a protocol carries all its fields.
+    MERGE_AS_UNIT: ClassVar[bool] = True
 
     station_id: Mapped[str] = mapped_column(ForeignKey("station.id"), index=True)
     source: Mapped[str] = mapped_column(String(20))  # observer, posted, official
@@ -212,6 +217,53 @@ class Revision(Base):
     fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     server_seq: Mapped[int | None] = mapped_column(Integer, index=True)
+
+
+class RecordHeads(Base):
+    """A record whose revisions have more than one head (concurrent edits merged by sync). The
+    next local edit names all of them as parents, so it follows everything this copy has seen."""
+
+    __tablename__ = "record_heads"
+
+    entity: Mapped[str] = mapped_column(String(40), primary_key=True)
+    record_id: Mapped[str] = mapped_column(UUID, primary_key=True)
+    heads: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class RecordAlias(Base):
+    """A duplicate of a record with the same natural key (a station imported on two laptops):
+    its revisions count as the canonical record's, and references to it are rewritten."""
+
+    __tablename__ = "record_alias"
+
+    entity: Mapped[str] = mapped_column(String(40), primary_key=True)
+    alias_id: Mapped[str] = mapped_column(UUID, primary_key=True)
+    canonical_id: Mapped[str] = mapped_column(UUID, index=True)
+
+
+class SyncConflict(Base):
+    """The same field changed concurrently on two copies: every candidate value is kept and a
+    provisional winner shown until a person decides. Derived from the revisions, so every copy
+    with the same revisions lists the same conflicts under the same ids."""
+
+    __tablename__ = "sync_conflict"
+    __table_args__ = (Index("ix_sync_conflict_record", "entity", "record_id"),)
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    entity: Mapped[str] = mapped_column(String(40))
+    record_id: Mapped[str] = mapped_column(UUID)
+    field: Mapped[str] = mapped_column(String(60))  # a column, "deleted", or "*" (whole record)
+    candidates: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    winner_rev: Mapped[str] = mapped_column(UUID)
+    opened_hlc: Mapped[str] = mapped_column(String(80))
+
+
+class SyncedBlob(Base):
+    """An evidence file the team server is known to hold (so it is not offered again)."""
+
+    __tablename__ = "synced_blob"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
 
 
 class AuditEvent(Base):

@@ -1,0 +1,481 @@
+"""The team server's HTTP API (FastAPI; its OpenAPI description is at /openapi.json, /docs).
+
+Every answer other than 2xx is JSON {"error": REASON, "message": TEXT}: REASON is for programs,
+TEXT for people. A client's bad input is always a 4xx, never a 5xx. Every request names the
+protocol and schema it speaks; outside the server's range it gets 426 and an "update" reason
+before anything is read or written. Every call but hello and enrol needs a device token, and
+sees only its own team's revisions and files.
+"""
+
+import hashlib
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from app.server.models import Device, StoredBlob, StoredRevision, Team
+from app.sync import wire
+from storage.blobs import BlobStore
+from storage.timeutil import utcnow
+
+MAX_BLOB = 4 * 1024 * 1024 * 1024  # one evidence file (a long video is the largest we expect)
+MAX_HASHES = 1000  # hashes in one "which do you lack?" question
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, reason: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status, self.reason, self.message, self.extra = status, reason, message, extra
+
+
+def _error(status: int, reason: str, message: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": reason, "message": message, **extra}, status_code=status)
+
+
+class BodyLimit:
+    """Refuses a request body larger than the limit before the app reads a byte of it, and one
+    without a declared length (so a client cannot stream an endless body)."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in ("POST", "PUT", "PATCH"):
+            headers = dict(scope["headers"])
+            length = headers.get(b"content-length")
+            answer: JSONResponse | None = None
+            if length is None:
+                answer = _error(411, "length_required", "send a Content-Length header")
+            elif not length.isdigit() or int(length) > self.limit:
+                answer = _error(
+                    413,
+                    "body_too_large",
+                    f"a request body may hold at most {self.limit} bytes",
+                    limit=self.limit,
+                )
+            if answer is not None:
+                await answer(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+# --- request and answer bodies (these make the OpenAPI description) ---------------------------
+
+_UUID = wire.UUID_RE.pattern
+_SHA = wire.SHA256_RE.pattern
+
+
+class RevisionIn(BaseModel):
+    rev_id: str = Field(pattern=_UUID)
+    entity: str = Field(min_length=1, max_length=40)
+    record_id: str = Field(pattern=_UUID)
+    op: str = Field(pattern="^(" + "|".join(wire.OPS) + ")$")
+    parents: list[Annotated[str, Field(pattern=_UUID)]] = Field(max_length=64)
+    device_id: str = Field(pattern=_UUID)
+    hlc: str = Field(pattern=wire.HLC_RE.pattern)
+    fields: dict[str, Any]
+    created_at: str = Field(max_length=40)
+
+
+class PushBatch(BaseModel):
+    revisions: list[RevisionIn]
+
+
+class PushAnswer(BaseModel):
+    rev_id: str
+    status: str = Field(
+        description="stored, duplicate (already here: nothing changed) or "
+        "rejected (the id is taken by a different revision)"
+    )
+    seq: int | None
+
+
+class PushResult(BaseModel):
+    results: list[PushAnswer]
+    last_seq: int
+
+
+class PulledRevision(BaseModel):
+    seq: int
+    revision: dict[str, Any]
+
+
+class PullPage(BaseModel):
+    revisions: list[PulledRevision]
+    cursor: int
+    more: bool
+
+
+class EnrolIn(BaseModel):
+    code: str = Field(min_length=4, max_length=64)
+    device_id: str | None = Field(default=None, pattern=_UUID)
+
+
+class EnrolOut(BaseModel):
+    token: str
+    team: str
+    device: str
+
+
+class HashList(BaseModel):
+    sha256: list[Annotated[str, Field(pattern=_SHA)]] = Field(max_length=MAX_HASHES)
+
+
+class MissingOut(BaseModel):
+    missing: list[str]
+
+
+class UploadState(BaseModel):
+    offset: int
+    complete: bool
+
+
+# --- the app ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Caller:
+    device_id: int
+    team_id: int
+    team: str
+    name: str
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_app(engine: Engine, blobs_dir: Path, max_body: int = wire.MAX_BODY) -> ASGIApp:
+    api = FastAPI(
+        title="Kuä team server",
+        version=f"protocol {wire.PROTOCOL}",
+        description="Relays revisions and evidence files between the laptops of a team.",
+    )
+    # One writer at a time per process: SQLite has one anyway, and the per-team counter in
+    # PostgreSQL is also locked row-wise (FOR UPDATE) for several server processes.
+    write_lock = threading.Lock()
+    blob_lock = threading.Lock()
+
+    def team_blobs(team_id: int) -> BlobStore:
+        return BlobStore(blobs_dir / f"team-{team_id}")
+
+    def partial_path(team_id: int, sha256: str) -> Path:
+        return blobs_dir / f"team-{team_id}" / ".partial" / sha256
+
+    @api.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return _error(exc.status, exc.reason, exc.message, **exc.extra)
+
+    @api.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return _error(400, "malformed_json", "the request body is not valid JSON")
+        first = errors[0] if errors else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return _error(
+            422,
+            "invalid_request",
+            f"{where}: {first.get('msg', 'invalid')}",
+            problems=len(errors),
+        )
+
+    @api.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        reason = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return _error(exc.status_code, reason, str(exc.detail))
+
+    def versions(
+        kua_protocol: Annotated[str | None, Header()] = None,
+        kua_schema: Annotated[str | None, Header()] = None,
+    ) -> None:
+        try:
+            protocol, schema = int(kua_protocol or ""), int(kua_schema or "")
+        except ValueError:
+            raise ApiError(
+                426,
+                "update_required",
+                f"send {wire.PROTOCOL_HEADER} and {wire.SCHEMA_HEADER} headers (this server "
+                f"speaks protocol {wire.MIN_PROTOCOL}-{wire.PROTOCOL})",
+            ) from None
+        if protocol < wire.MIN_PROTOCOL or schema < wire.MIN_SCHEMA:
+            raise ApiError(
+                426,
+                "client_too_old",
+                "this app is too old for the team server: update Kuä, then sync again",
+                protocol=[wire.MIN_PROTOCOL, wire.PROTOCOL],
+                schema=[wire.MIN_SCHEMA, wire.SCHEMA],
+            )
+        if protocol > wire.PROTOCOL or schema > wire.SCHEMA:
+            raise ApiError(
+                426,
+                "server_too_old",
+                "the team server is older than this app: ask its administrator to update it",
+                protocol=[wire.MIN_PROTOCOL, wire.PROTOCOL],
+                schema=[wire.MIN_SCHEMA, wire.SCHEMA],
+            )
+
+    def caller(
+        _v: Annotated[None, Depends(versions)],
+        authorization: Annotated[str | None, Header()] = None,
+    ) -> Caller:
+        if not authorization or not authorization.startswith("Bearer "):
+            raise ApiError(401, "token_missing", "this device is not enrolled: no token was sent")
+        digest = hash_secret(authorization.removeprefix("Bearer ").strip())
+        with Session(engine) as s:
+            row = s.execute(
+                select(Device, Team)
+                .join(Team, Team.id == Device.team_id)
+                .where(Device.token_hash == digest)
+            ).first()
+            if row is None:
+                raise ApiError(401, "invalid_token", "the server does not know this device")
+            device, team = row
+            if device.revoked_at is not None:
+                raise ApiError(401, "token_revoked", "this device was revoked by the server admin")
+            return Caller(device.id, team.id, team.name, device.name)
+
+    Authed = Annotated[Caller, Depends(caller)]
+
+    @api.get("/v1/hello")
+    def hello() -> dict[str, Any]:
+        """What this server speaks; the only call that needs neither versions nor a token."""
+        return {
+            "service": "kua-team-server",
+            "protocol": {"min": wire.MIN_PROTOCOL, "max": wire.PROTOCOL},
+            "schema": {"min": wire.MIN_SCHEMA, "max": wire.SCHEMA},
+            "limits": {"body": max_body, "batch": wire.MAX_BATCH, "chunk": wire.MAX_CHUNK},
+        }
+
+    @api.post("/v1/enrol", dependencies=[Depends(versions)])
+    def enrol(body: EnrolIn) -> EnrolOut:
+        """Trade a one-time enrolment code for this device's token (shown once, kept hashed)."""
+        token = os.urandom(32).hex()
+        with write_lock, Session(engine) as s, s.begin():
+            device = s.scalars(
+                select(Device).where(
+                    Device.enrol_code_hash == hash_secret(normalize_code(body.code))
+                )
+            ).first()
+            now = utcnow()
+            if (
+                device is None
+                or device.revoked_at is not None
+                or (device.enrol_expires_at is not None and device.enrol_expires_at < now)
+            ):
+                raise ApiError(
+                    401,
+                    "invalid_enrolment_code",
+                    "this enrolment code is wrong, used or expired: ask for a new one",
+                )
+            device.enrol_code_hash = None
+            device.token_hash = hash_secret(token)
+            device.enrolled_at = now
+            device.client_device_id = body.device_id
+            team = s.get(Team, device.team_id)
+            assert team is not None
+            return EnrolOut(token=token, team=team.name, device=device.name)
+
+    @api.get("/v1/me")
+    def me(who: Authed) -> dict[str, Any]:
+        return {"team": who.team, "device": who.name}
+
+    @api.post("/v1/push")
+    def push(batch: PushBatch, who: Authed) -> PushResult:
+        """Store revisions, each once: a replayed batch changes nothing and gets the same seqs."""
+        if len(batch.revisions) > wire.MAX_BATCH:
+            raise ApiError(
+                413,
+                "batch_too_large",
+                f"at most {wire.MAX_BATCH} revisions per push",
+                limit=wire.MAX_BATCH,
+            )
+        answers: list[PushAnswer] = []
+        with write_lock, Session(engine) as s, s.begin():
+            team = s.get(Team, who.team_id, with_for_update=True)
+            assert team is not None
+            ids = [r.rev_id for r in batch.revisions]
+            have = {
+                row.rev_id: row
+                for row in s.scalars(
+                    select(StoredRevision).where(
+                        StoredRevision.team_id == who.team_id, StoredRevision.rev_id.in_(ids)
+                    )
+                )
+            }
+            for rev in batch.revisions:
+                body = rev.model_dump()
+                row = have.get(rev.rev_id)
+                if row is not None:
+                    same = row.body == body
+                    answers.append(
+                        PushAnswer(
+                            rev_id=rev.rev_id,
+                            status="duplicate" if same else "rejected",
+                            seq=row.seq if same else None,
+                        )
+                    )
+                    continue
+                team.last_seq += 1
+                row = StoredRevision(
+                    team_id=who.team_id,
+                    seq=team.last_seq,
+                    rev_id=rev.rev_id,
+                    body=body,
+                    pushed_by=who.device_id,
+                )
+                s.add(row)
+                have[rev.rev_id] = row
+                answers.append(PushAnswer(rev_id=rev.rev_id, status="stored", seq=team.last_seq))
+            last = team.last_seq
+        return PushResult(results=answers, last_seq=last)
+
+    @api.get("/v1/pull")
+    def pull(
+        who: Authed,
+        after: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=wire.MAX_BATCH)] = 200,
+    ) -> PullPage:
+        """The team's revisions after the cursor, in sequence order, a page at a time."""
+        with Session(engine) as s:
+            rows = s.scalars(
+                select(StoredRevision)
+                .where(StoredRevision.team_id == who.team_id, StoredRevision.seq > after)
+                .order_by(StoredRevision.seq)
+                .limit(limit + 1)
+            ).all()
+        page = rows[:limit]
+        return PullPage(
+            revisions=[PulledRevision(seq=r.seq, revision=r.body) for r in page],
+            cursor=page[-1].seq if page else after,
+            more=len(rows) > limit,
+        )
+
+    @api.post("/v1/blobs/missing")
+    def missing(body: HashList, who: Authed) -> MissingOut:
+        """Which of these evidence files the team's server lacks (so only those are sent)."""
+        with Session(engine) as s:
+            have = set(
+                s.scalars(
+                    select(StoredBlob.sha256).where(
+                        StoredBlob.team_id == who.team_id, StoredBlob.sha256.in_(body.sha256)
+                    )
+                )
+            )
+        return MissingOut(missing=[h for h in dict.fromkeys(body.sha256) if h not in have])
+
+    def check_sha(sha256: str) -> None:
+        if not wire.SHA256_RE.match(sha256):
+            raise ApiError(422, "invalid_hash", "a blob is named by its SHA-256 in lower-case hex")
+
+    def has_blob(team_id: int, sha256: str) -> StoredBlob | None:
+        with Session(engine) as s:
+            return s.get(StoredBlob, (team_id, sha256))
+
+    @api.get("/v1/blobs/{sha256}/upload")
+    def upload_state(sha256: str, who: Authed) -> UploadState:
+        """Where an interrupted upload continues from."""
+        check_sha(sha256)
+        stored = has_blob(who.team_id, sha256)
+        if stored is not None:
+            return UploadState(offset=stored.size, complete=True)
+        part = partial_path(who.team_id, sha256)
+        return UploadState(offset=part.stat().st_size if part.exists() else 0, complete=False)
+
+    def receive_chunk(
+        who: Caller, sha256: str, offset: int, size: int, chunk: bytes
+    ) -> UploadState:
+        with blob_lock:
+            stored = has_blob(who.team_id, sha256)
+            if stored is not None:
+                return UploadState(offset=stored.size, complete=True)
+            part = partial_path(who.team_id, sha256)
+            part.parent.mkdir(parents=True, exist_ok=True)
+            current = part.stat().st_size if part.exists() else 0
+            if offset != current:
+                raise ApiError(
+                    409, "wrong_offset", f"the upload continues at byte {current}", offset=current
+                )
+            if current + len(chunk) > size:
+                part.unlink(missing_ok=True)
+                raise ApiError(422, "too_many_bytes", "more bytes than the declared size")
+            with open(part, "ab") as f:
+                f.write(chunk)
+                f.flush()
+                os.fsync(f.fileno())
+            current += len(chunk)
+            if current < size:
+                return UploadState(offset=current, complete=False)
+            data = part.read_bytes()
+            part.unlink()
+            if hashlib.sha256(data).hexdigest() != sha256:
+                raise ApiError(
+                    422, "hash_mismatch", "the bytes do not match their SHA-256: nothing was stored"
+                )
+            team_blobs(who.team_id).put_bytes(data, sha256)
+            with Session(engine) as s, s.begin():
+                s.add(
+                    StoredBlob(
+                        team_id=who.team_id, sha256=sha256, size=size, uploaded_by=who.device_id
+                    )
+                )
+            return UploadState(offset=size, complete=True)
+
+    @api.put(
+        "/v1/blobs/{sha256}",
+        openapi_extra={"requestBody": {"content": {"application/octet-stream": {}}}},
+    )
+    async def upload(
+        request: Request,
+        sha256: str,
+        who: Authed,
+        offset: Annotated[int, Query(ge=0)],
+        size: Annotated[int, Query(ge=0, le=MAX_BLOB)],
+    ) -> UploadState:
+        """One chunk of an evidence file, at its offset; the last one is checked by its hash."""
+        check_sha(sha256)
+        chunk = await request.body()
+        if len(chunk) > wire.MAX_CHUNK:
+            raise ApiError(
+                413,
+                "chunk_too_large",
+                f"at most {wire.MAX_CHUNK} bytes per chunk",
+                limit=wire.MAX_CHUNK,
+            )
+        return await run_in_threadpool(receive_chunk, who, sha256, offset, size, chunk)
+
+    @api.get("/v1/blobs/{sha256}")
+    def download(
+        sha256: str,
+        who: Authed,
+        offset: Annotated[int, Query(ge=0)] = 0,
+        length: Annotated[int, Query(ge=1, le=wire.MAX_CHUNK)] = wire.MAX_CHUNK,
+    ) -> Response:
+        """A piece of an evidence file the team holds (X-Blob-Size says the whole size)."""
+        check_sha(sha256)
+        stored = has_blob(who.team_id, sha256)
+        if stored is None:
+            raise ApiError(404, "no_such_blob", "the team's server does not hold this file")
+        with open(team_blobs(who.team_id).path(sha256), "rb") as f:
+            f.seek(offset)
+            data = f.read(length)
+        return Response(
+            data, media_type="application/octet-stream", headers={"X-Blob-Size": str(stored.size)}
+        )
+
+    return BodyLimit(api, max_body)
+
+
+def normalize_code(code: str) -> str:
+    return "".join(ch for ch in code.upper() if ch.isalnum())

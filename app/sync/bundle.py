@@ -1,0 +1,223 @@
+"""Bundles: the sync for days without network. A bundle is a zip file a team lead carries on a
+USB stick: a manifest (format, schema, team, source device, what it covers, the SHA-256 of every
+member), the revisions in the push format, and the evidence files. Importing runs the same merge
+as a pull, so importing a bundle twice, or an older one after a newer, changes nothing.
+
+A bundle is checked whole before anything is applied: a truncated or edited file is refused with
+nothing changed. (The manifest is not signed: a person who rewrites both a member and the
+manifest is caught only by the merge's own checks; bundles travel between people who trust
+each other's laptops.)"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import zipfile
+import zlib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from sqlalchemy import select
+
+from app.errors import KuaError
+from app.store import Store, get_setting
+from app.sync import wire
+from app.sync.merge import apply_revisions
+from app.sync.wire import WireRevision
+from storage import audit
+from storage.models import Evidence, Revision, SyncConflict
+from storage.revisions import device_id
+from storage.timeutil import to_utc_text, utcnow
+
+FORMAT = "kua-bundle"
+VERSION = 1
+MANIFEST = "manifest.json"
+REVISIONS = "revisions.json"
+BLOB_DIR = "blobs/"
+_READ = 1 << 20
+
+
+class BundleError(KuaError):
+    pass
+
+
+@dataclass(frozen=True)
+class BundleExport:
+    path: str
+    revisions: int
+    blobs: int
+    size: int
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class BundleImport:
+    new: int
+    known: int
+    blobs: int
+    conflicts: int
+    source_device: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _hash_member(zf: zipfile.ZipFile, name: str, out: IO[bytes] | None = None) -> str:
+    h = hashlib.sha256()
+    with zf.open(name) as f:
+        while chunk := f.read(_READ):
+            h.update(chunk)
+            if out is not None:
+                out.write(chunk)
+    return h.hexdigest()
+
+
+def export_bundle(store: Store, out: Path, for_device: str | None = None) -> BundleExport:
+    """Everything this laptop has (all revisions, all evidence files), except, with for_device,
+    the revisions that device wrote itself (it has them already)."""
+    from app.sync.client import TEAM_KEY
+
+    with store.db.read() as s:
+        me = device_id(s)
+        team = get_setting(s, TEAM_KEY)
+        query = select(Revision).order_by(Revision.hlc, Revision.rev_id)
+        if for_device:
+            query = query.where(Revision.device_id != for_device)
+        revs = [WireRevision.of(r).to_json() for r in s.scalars(query)]
+        hashes = sorted(h for h in set(s.scalars(select(Evidence.sha256))) if store.blobs.has(h))
+    devices: dict[str, dict[str, Any]] = {}
+    for r in revs:
+        d = devices.setdefault(r["device_id"], {"revisions": 0, "last_hlc": ""})
+        d["revisions"] += 1
+        d["last_hlc"] = max(d["last_hlc"], r["hlc"])
+    body = json.dumps({"revisions": revs}, ensure_ascii=False).encode("utf-8")
+    members = {REVISIONS: hashlib.sha256(body).hexdigest()} | {BLOB_DIR + h: h for h in hashes}
+    manifest = {
+        "format": FORMAT,
+        "version": VERSION,
+        "protocol": wire.PROTOCOL,
+        "schema": wire.SCHEMA,
+        "team": team,
+        "source_device": me,
+        "for_device": for_device,
+        "created_at": to_utc_text(utcnow()),
+        "covers": {"revisions": len(revs), "blobs": len(hashes), "devices": devices},
+        "members": members,
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        with zipfile.ZipFile(tmp, "w") as zf:
+            zf.writestr(
+                MANIFEST,
+                json.dumps(manifest, ensure_ascii=False, indent=1),
+                compress_type=zipfile.ZIP_DEFLATED,
+            )
+            zf.writestr(REVISIONS, body, compress_type=zipfile.ZIP_DEFLATED)
+            for h in hashes:  # photos are compressed already
+                zf.write(store.blobs.path(h), BLOB_DIR + h, compress_type=zipfile.ZIP_STORED)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    with store.db.write() as s:
+        audit.append(
+            s,
+            me,
+            "export",
+            "bundle",
+            None,
+            {"file": out.name, "revisions": len(revs), "blobs": len(hashes)},
+        )
+    return BundleExport(str(out), len(revs), len(hashes), out.stat().st_size)
+
+
+def _refuse(path: Path, why: str) -> BundleError:
+    return BundleError(f"{path.name}: {why}; nothing was imported")
+
+
+def import_bundle(store: Store, path: Path) -> BundleImport:
+    """Check the whole bundle, then merge it like a pull. Idempotent."""
+    from app.sync.client import TEAM_KEY
+
+    try:
+        zf = zipfile.ZipFile(path)
+    except FileNotFoundError:
+        raise BundleError(f"{path}: no such file") from None
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise _refuse(path, f"not a Kuä bundle, or cut short while copying ({exc})") from None
+    with zf:
+        try:
+            manifest = json.loads(zf.read(MANIFEST))
+        except KeyError:
+            raise _refuse(path, "not a Kuä bundle (it has no manifest)") from None
+        except (ValueError, zipfile.BadZipFile, zlib.error, OSError):
+            raise _refuse(path, "its manifest is damaged") from None
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+            raise _refuse(path, "not a Kuä bundle")
+        if manifest.get("version") != VERSION or not isinstance(manifest.get("schema"), int):
+            raise _refuse(path, "a bundle format this version of Kuä does not know: update Kuä")
+        if manifest["schema"] > wire.SCHEMA:
+            raise _refuse(path, "made by a newer Kuä: update Kuä on this laptop first")
+        members = manifest.get("members")
+        if not isinstance(members, dict) or REVISIONS not in members:
+            raise _refuse(path, "its manifest lists no revisions")
+        names = set(zf.namelist()) - {MANIFEST}
+        if names != set(members):
+            extra, lost = sorted(names - set(members)), sorted(set(members) - names)
+            what = (
+                f"files missing: {', '.join(lost[:3])}"
+                if lost
+                else f"unlisted files: {', '.join(extra[:3])}"
+            )
+            raise _refuse(path, f"the bundle was changed or cut short ({what})")
+        try:
+            for name, digest in members.items():
+                if name.startswith(BLOB_DIR) and name[len(BLOB_DIR) :] != digest:
+                    raise _refuse(path, f"{name} is listed under another hash")
+                if _hash_member(zf, name) != digest:
+                    raise _refuse(path, f"{name} was changed after the bundle was made")
+            body = json.loads(zf.read(REVISIONS))
+            revs = [WireRevision.from_json(r) for r in body["revisions"]]
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError):
+            raise _refuse(path, "the file is damaged or cut short") from None
+        except (ValueError, KeyError, TypeError) as exc:
+            raise _refuse(path, f"its revisions are malformed ({exc})") from None
+        with store.db.read() as s:
+            team = get_setting(s, TEAM_KEY)
+        if team and manifest.get("team") and manifest["team"] != team:
+            raise _refuse(path, f"it is from team {manifest['team']!r}, this laptop is {team!r}")
+        # Checked whole: now the files (content-addressed, harmless if the merge fails) ...
+        new_blobs = 0
+        for name in members:
+            if name.startswith(BLOB_DIR) and not store.blobs.has(name[len(BLOB_DIR) :]):
+                store.blobs.put_bytes(zf.read(name), name[len(BLOB_DIR) :])
+                new_blobs += 1
+    # ... then the revisions, in one transaction.
+    with store.db.write() as s:
+        applied = apply_revisions(s, revs)
+        audit.append(
+            s,
+            device_id(s),
+            "import",
+            "bundle",
+            None,
+            {
+                "file": path.name,
+                "source": manifest.get("source_device"),
+                "new": applied.new,
+                "blobs": new_blobs,
+            },
+        )
+        conflicts = len(s.scalars(select(SyncConflict.id)).all())
+    return BundleImport(
+        applied.new, applied.known, new_blobs, conflicts, str(manifest.get("source_device"))
+    )

@@ -1,0 +1,311 @@
+"""Syncing this laptop with the team server: push the outbox, pull what others wrote, move
+evidence files both ways. Each step is safe to interrupt: what was done stays done, the rest is
+done next time (pushes are idempotent, the pull cursor moves with the applied page, uploads
+and downloads resume at their offset)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import func, select
+
+from app.errors import KuaError
+from app.store import Store, get_setting, set_setting
+from app.sync import blobs, wire
+from app.sync.merge import apply_revisions
+from app.sync.wire import WireRevision
+from storage.models import Revision, SyncConflict
+from storage.revisions import device_id
+from storage.timeutil import to_utc_text, utcnow
+
+TOKEN_FILE = "sync-token"
+SERVER_KEY = "sync_server"
+TEAM_KEY = "sync_team"
+DEVICE_NAME_KEY = "sync_device_name"
+CURSOR_KEY = "sync_cursor"
+LAST_SYNC_KEY = "sync_last"
+PAGE = 200  # revisions per pull page and per push batch
+TIMEOUT = httpx.Timeout(60.0, connect=15.0)
+
+Progress = Callable[[str, int, int], None]
+"""progress(stage, done, total): stage is push, pull, upload or download."""
+
+
+class SyncError(KuaError):
+    """The server refused, or could not be reached. `reason` is its machine-readable reason."""
+
+    def __init__(self, message: str, reason: str = "", status: int = 0) -> None:
+        super().__init__(message)
+        self.reason, self.status = reason, status
+
+
+@dataclass
+class SyncReport:
+    server: str
+    pushed: int = 0
+    pulled: int = 0  # revisions new to this laptop
+    pages: int = 0
+    uploaded: int = 0
+    downloaded: int = 0
+    evidence_pending: int = 0  # files whose bytes have not reached this laptop yet
+    conflicts: int = 0  # open conflicts after this sync
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def summary(self) -> str:
+        text = (
+            f"sent {self.pushed} changes, received {self.pulled}; "
+            f"{self.uploaded} files up, {self.downloaded} down"
+        )
+        if self.evidence_pending:
+            text += f"; {self.evidence_pending} evidence files pending"
+        if self.conflicts:
+            text += f"; {self.conflicts} conflicts to review (conflicts list)"
+        return text
+
+
+@dataclass
+class SyncStatus:
+    server: str | None
+    team: str | None
+    enrolled: bool
+    last_sync: str | None
+    pending_revisions: int
+    pending_uploads: int
+    evidence_pending: int
+    open_conflicts: int
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# --- the token: a secret of this laptop, readable by its owner only ---------------------------
+
+
+def token_path(store: Store) -> Path:
+    return store.data_dir / TOKEN_FILE
+
+
+def save_token(store: Store, token: str) -> None:
+    path = token_path(store)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as f:
+        f.write(token + "\n")
+    if sys.platform != "win32":  # the data folder is the user's own on Windows
+        os.chmod(path, 0o600)
+
+
+def load_token(store: Store) -> str | None:
+    try:
+        return token_path(store).read_text(encoding="ascii").strip() or None
+    except FileNotFoundError:
+        return None
+
+
+# --- HTTP ----------------------------------------------------------------------------------
+
+
+def _headers(token: str | None) -> dict[str, str]:
+    headers = {wire.PROTOCOL_HEADER: str(wire.PROTOCOL), wire.SCHEMA_HEADER: str(wire.SCHEMA)}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    return headers
+
+
+class Connection:
+    """One sync's HTTP session with the server; every failure becomes a SyncError in words."""
+
+    def __init__(self, server: str, token: str | None, http: httpx.Client | None = None) -> None:
+        self.server = server.rstrip("/")
+        self.http = http or httpx.Client(base_url=self.server, timeout=TIMEOUT)
+        self.owned = http is None
+        self.headers = _headers(token)
+
+    def close(self) -> None:
+        if self.owned:
+            self.http.close()
+
+    def call(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        try:
+            resp = self.http.request(method, path, headers=self.headers, **kw)
+        except httpx.HTTPError as exc:
+            raise SyncError(
+                f"cannot reach the team server at {self.server} ({type(exc).__name__}: {exc}); "
+                "nothing is lost, sync again when the network is back",
+                "unreachable",
+            ) from exc
+        if resp.status_code >= 400:
+            try:
+                body = resp.json()
+                reason, message = str(body["error"]), str(body["message"])
+            except (ValueError, KeyError, TypeError):
+                reason, message = "http_error", resp.text[:200] or resp.reason_phrase
+            raise SyncError(f"the team server refused: {message}", reason, resp.status_code)
+        return resp
+
+    def json(self, method: str, path: str, **kw: Any) -> Any:
+        try:
+            return self.call(method, path, **kw).json()
+        except ValueError as exc:
+            raise SyncError(
+                "the team server answered something that is not JSON", "bad_answer"
+            ) from exc
+
+
+def enrol(store: Store, server: str, code: str, http: httpx.Client | None = None) -> str:
+    """Enrol this laptop with a one-time code from the server's admin; the token it gets is
+    stored in the data folder, readable by this user only. Returns the team's name."""
+    conn = Connection(server, None, http)
+    try:
+        with store.db.read() as s:
+            me = device_id(s)
+        answer = conn.json("POST", "/v1/enrol", json={"code": code, "device_id": me})
+    finally:
+        conn.close()
+    save_token(store, str(answer["token"]))
+    with store.db.write() as s:
+        set_setting(s, SERVER_KEY, server.rstrip("/"))
+        set_setting(s, TEAM_KEY, answer["team"])
+        set_setting(s, DEVICE_NAME_KEY, answer["device"])
+        device_id(s)  # this laptop's device id exists from now on
+    return str(answer["team"])
+
+
+def _connect(store: Store, http: httpx.Client | None) -> Connection:
+    with store.db.read() as s:
+        server = get_setting(s, SERVER_KEY)
+    token = load_token(store)
+    if not server or not token:
+        raise SyncError(
+            "this laptop is not enrolled: sync --server URL --enroll CODE (the code comes from "
+            "the team server's admin)",
+            "not_enrolled",
+        )
+    return Connection(str(server), token, http)
+
+
+def sync_once(
+    store: Store, progress: Progress | None = None, http: httpx.Client | None = None
+) -> SyncReport:
+    """Push, pull, then move evidence files. Safe to call again after any failure."""
+    conn = _connect(store, http)
+    report = SyncReport(server=conn.server)
+    note = progress or (lambda stage, done, total: None)
+    try:
+        report.pushed = push(store, conn, note)
+        report.pulled, report.pages = pull(store, conn, note)
+        report.uploaded = blobs.upload_missing(store, conn, note)
+        report.downloaded = blobs.download_missing(store, conn, note)
+    finally:
+        conn.close()
+    with store.db.write() as s:
+        set_setting(s, LAST_SYNC_KEY, to_utc_text(utcnow()))
+    status = sync_status(store)
+    report.evidence_pending = status.evidence_pending
+    report.conflicts = status.open_conflicts
+    return report
+
+
+def push(store: Store, conn: Connection, note: Progress) -> int:
+    """Send the outbox (oldest first: a record's creation before its edits), batch by batch."""
+    with store.db.read() as s:
+        total = s.scalar(select(func.count()).where(Revision.server_seq.is_(None))) or 0
+    sent = 0
+    while True:
+        with store.db.read() as s:
+            rows = s.scalars(
+                select(Revision)
+                .where(Revision.server_seq.is_(None))
+                .order_by(Revision.hlc, Revision.rev_id)
+                .limit(PAGE)
+            ).all()
+            batch = [WireRevision.of(r).to_json() for r in rows]
+        if not batch:
+            return sent
+        answer = conn.json("POST", "/v1/push", json={"revisions": batch})
+        seqs: dict[str, int] = {}
+        for result in answer["results"]:
+            if result["status"] not in ("stored", "duplicate") or result["seq"] is None:
+                raise SyncError(
+                    f"the team server refused revision {result['rev_id']} ({result['status']})",
+                    "rejected",
+                )
+            seqs[result["rev_id"]] = int(result["seq"])
+        if set(seqs) != {r["rev_id"] for r in batch}:
+            raise SyncError("the team server did not answer for every revision", "bad_answer")
+        with store.db.write() as s:
+            for row in s.scalars(select(Revision).where(Revision.rev_id.in_(list(seqs)))):
+                row.server_seq = seqs[row.rev_id]
+        sent += len(batch)
+        note("push", sent, total)
+
+
+def pull(store: Store, conn: Connection, note: Progress) -> tuple[int, int]:
+    """Fetch the team's revisions after this laptop's cursor. Each page is applied and the
+    cursor moved in one transaction: an interrupted pull resumes exactly where it stopped."""
+    new = pages = 0
+    while True:
+        with store.db.read() as s:
+            cursor = int(get_setting(s, CURSOR_KEY, 0))
+        page = conn.json("GET", "/v1/pull", params={"after": cursor, "limit": PAGE})
+        try:
+            revs = [WireRevision.from_json(item["revision"]) for item in page["revisions"]]
+            seqs = {item["revision"]["rev_id"]: int(item["seq"]) for item in page["revisions"]}
+            next_cursor = int(page["cursor"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise SyncError(f"the team server sent a damaged page ({exc})", "bad_answer") from exc
+        if revs:
+            with store.db.write() as s:
+                new += apply_revisions(s, revs, seqs).new
+                set_setting(s, CURSOR_KEY, next_cursor)
+            pages += 1
+            note("pull", new, 0)
+        if not page.get("more") or not revs:
+            return new, pages
+
+
+def sync_status(store: Store) -> SyncStatus:
+    """What the status bar shows: where this laptop syncs, and what is still waiting."""
+    with store.db.read() as s:
+        pending = s.scalar(select(func.count()).where(Revision.server_seq.is_(None))) or 0
+        conflicts = s.scalar(select(func.count()).select_from(SyncConflict)) or 0
+        server = get_setting(s, SERVER_KEY)
+        return SyncStatus(
+            server=server,
+            team=get_setting(s, TEAM_KEY),
+            enrolled=bool(server) and load_token(store) is not None,
+            last_sync=get_setting(s, LAST_SYNC_KEY),
+            pending_revisions=pending,
+            pending_uploads=len(blobs.pending_uploads(store, s)),
+            evidence_pending=len(blobs.pending_evidence(store, s)),
+            open_conflicts=conflicts,
+        )
+
+
+class ASGITransport(httpx.BaseTransport):
+    """Runs an ASGI app (the team server) in this process, for tests and the property test's
+    speed: each request is served on a fresh event loop, so the caller stays synchronous."""
+
+    def __init__(self, app: Any) -> None:
+        self.inner = httpx.ASGITransport(app=app)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        import asyncio
+
+        async def run() -> httpx.Response:
+            body = request.read()
+            areq = httpx.Request(request.method, request.url, headers=request.headers, content=body)
+            resp = await self.inner.handle_async_request(areq)
+            content = await resp.aread()
+            return httpx.Response(
+                resp.status_code, headers=resp.headers, content=content, request=request
+            )
+
+        return asyncio.run(run())

@@ -1,0 +1,488 @@
+"""The merge engine: a record's current state is a pure function of the set of its revisions.
+
+Every copy keeps every revision it has seen (its own and the others'). When new revisions of a
+record arrive, the record is rebuilt from all of them, so two copies holding the same revisions
+hold the same record, whatever order the revisions came in. Per field, the value is the one
+written by the revision no other writer of that field descends from (a three-way merge against
+the common ancestor); when several such writers disagree, the field is in conflict: all their
+values are kept as candidates, and the one with the highest hybrid clock (device id breaks ties)
+is shown until a person decides. Clocks only pick that provisional value; nothing is lost to a
+wrong clock, because every revision and its values stay.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, inspect, select, update
+from sqlalchemy.orm import Session
+
+from app.errors import InvalidInput, NotFound
+from app.sync.wire import WireRevision
+from storage import audit
+from storage.ids import uuid7
+from storage.models import (
+    SYNCED_MODELS,
+    RecordAlias,
+    RecordHeads,
+    Revision,
+    SyncConflict,
+    Synced,
+)
+from storage.revisions import WHOLE_RECORD, begin_applying, device_id, next_hlc
+from storage.timeutil import UTCDateTime, from_utc_text, to_utc_text, utcnow
+
+ENTITIES: dict[str, type[Synced]] = {m.__tablename__: m for m in SYNCED_MODELS}  # type: ignore[attr-defined]
+ORDER = {name: i for i, name in enumerate(ENTITIES)}  # elections before stations before incidents
+
+# A station is the same station on every laptop if its code within the election is; an election
+# is the same if its name and day are. Two copies that imported the same list merge into one.
+NATURAL_KEYS: dict[str, tuple[str, ...]] = {
+    "election": ("name", "date"),
+    "station": ("election_id", "code"),
+}
+DELETED = "deleted"
+_QUERY_CHUNK = 500  # ids per IN (...): SQLite limits the number of bound parameters
+
+
+def _order(rev: Revision) -> tuple[str, str]:
+    return (rev.hlc, rev.rev_id)
+
+
+def _data_columns(model: type[Synced]) -> list[str]:
+    return [
+        c.key
+        for c in inspect(model).column_attrs
+        if c.key not in Synced.BOOKKEEPING and c.key not in ("id", DELETED)
+    ]
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+
+@dataclass
+class Candidate:
+    rev: str
+    device: str
+    hlc: str
+    at: str
+    value: Any
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rev": self.rev,
+            "device": self.device,
+            "hlc": self.hlc,
+            "at": self.at,
+            "value": self.value,
+        }
+
+
+@dataclass
+class Merged:
+    state: dict[str, Any] = field(default_factory=dict)
+    deleted: bool = False
+    conflicts: list[tuple[str, list[Candidate], str]] = field(default_factory=list)
+    heads: list[str] = field(default_factory=list)
+
+
+def _ancestors(revs: Sequence[Revision]) -> dict[str, frozenset[str]]:
+    """Every revision's ancestors. A parent link counts only from a later clock to an earlier
+    one (a real edit always has a later clock than its parents), so a forged cycle cannot loop."""
+    anc: dict[str, frozenset[str]] = {}
+    for rev in sorted(revs, key=_order):
+        seen: set[str] = set()
+        for p in rev.parents:
+            if p in anc:
+                seen.add(p)
+                seen |= anc[p]
+        anc[rev.rev_id] = frozenset(seen)
+    return anc
+
+
+def merge_revisions(
+    model: type[Synced],
+    revs: Sequence[Revision],
+    normalize: Callable[[str, Any], Any] | None = None,
+) -> Merged:
+    """The record as the set of its revisions says it is. Deterministic: no clock, no order.
+    normalize(field, value) maps a value to its canonical form (a reference to a merged
+    duplicate means the record it was merged into) before values are compared."""
+    anc = _ancestors(revs)
+    norm = normalize or (lambda name, value: value)
+    at = {r.rev_id: r for r in revs}
+
+    def maximal(writers: list[Revision]) -> list[Revision]:
+        return [w for w in writers if not any(w.rev_id in anc[o.rev_id] for o in writers)]
+
+    def concurrent(a: Revision, b: Revision) -> bool:
+        return a.rev_id not in anc[b.rev_id] and b.rev_id not in anc[a.rev_id]
+
+    def value_at(name: str, rev: Revision) -> Any:
+        if name in rev.fields:
+            return norm(name, rev.fields[name])
+        older = [at[a] for a in anc[rev.rev_id] if name in at[a].fields]
+        return norm(name, max(older, key=_order).fields[name]) if older else None
+
+    def candidate(rev: Revision, value: Any) -> Candidate:
+        return Candidate(rev.rev_id, rev.device_id, rev.hlc, _at(rev), value)
+
+    merged = Merged()
+    columns = _data_columns(model)
+    groups = [(WHOLE_RECORD, columns)] if model.MERGE_AS_UNIT else [(c, [c]) for c in columns]
+    for name, members in groups:
+        writers = [r for r in revs if any(m in r.fields for m in members)]
+        if not writers:
+            continue
+        top = maximal(writers)
+        win = max(top, key=_order)
+
+        def group_value(rev: Revision, members: list[str] = members) -> Any:
+            if len(members) == 1:
+                return value_at(members[0], rev)
+            return {m: value_at(m, rev) for m in members}
+
+        for m in members:
+            if any(m in w.fields for w in writers):
+                merged.state[m] = value_at(m, win)
+        if len({_json(group_value(r)) for r in top}) > 1:
+            cands = [candidate(r, group_value(r)) for r in sorted(top, key=_order, reverse=True)]
+            merged.conflicts.append((name, cands, win.rev_id))
+
+    # Deletion: concurrent delete and restore is a conflict like any other field; a delete that
+    # did not know of an edit keeps the record (nothing anyone wrote disappears) and asks.
+    writers = [r for r in revs if DELETED in r.fields]
+    top = maximal(writers)
+    if top:
+        win = max(top, key=_order)
+        merged.deleted = bool(win.fields[DELETED])
+        deleters = [d for d in top if d.fields[DELETED]]
+        editors = maximal(
+            [
+                r
+                for r in revs
+                if set(r.fields) & set(columns) and any(concurrent(r, d) for d in deleters)
+            ]
+        )
+        if editors:
+            merged.deleted = False
+            keep = max(editors + [r for r in top if not r.fields[DELETED]], key=_order)
+            by_rev = {r.rev_id: candidate(r, bool(r.fields[DELETED])) for r in top}
+            by_rev |= {r.rev_id: candidate(r, False) for r in editors}
+            ordered = sorted(by_rev.values(), key=lambda c: (c.hlc, c.rev), reverse=True)
+            merged.conflicts.append((DELETED, ordered, keep.rev_id))
+        elif len({bool(r.fields[DELETED]) for r in top}) > 1:
+            cands = [
+                candidate(r, bool(r.fields[DELETED])) for r in sorted(top, key=_order, reverse=True)
+            ]
+            merged.conflicts.append((DELETED, cands, win.rev_id))
+    has_children = {p for r in revs for p in r.parents}
+    merged.heads = [r.rev_id for r in sorted(revs, key=_order) if r.rev_id not in has_children]
+    return merged
+
+
+def _at(rev: Revision) -> str:
+    return to_utc_text(rev.created_at)
+
+
+def conflict_id(entity: str, record_id: str, field_name: str, revs: Iterable[str]) -> str:
+    text = f"{entity}/{record_id}/{field_name}/{','.join(sorted(revs))}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+# --- applying revisions to the local store ------------------------------------------------------
+
+
+@dataclass
+class Applied:
+    new: int = 0  # revisions this copy did not have
+    known: int = 0  # already here (a replayed page or bundle)
+    records: int = 0  # records rebuilt
+
+
+def apply_revisions(
+    session: Session,
+    revisions: Sequence[WireRevision],
+    server_seqs: dict[str, int] | None = None,
+) -> Applied:
+    """Store the revisions this copy lacks and rebuild the records they touch, in the caller's
+    write transaction. Replaying revisions changes nothing (only marks them acknowledged)."""
+    begin_applying(session)
+    seqs = server_seqs or {}
+    result = Applied()
+    unique = list({r.rev_id: r for r in revisions}.values())
+    known: dict[str, Revision] = {}
+    ids = [r.rev_id for r in unique]
+    for i in range(0, len(ids), _QUERY_CHUNK):
+        chunk = ids[i : i + _QUERY_CHUNK]
+        known |= {
+            r.rev_id: r for r in session.scalars(select(Revision).where(Revision.rev_id.in_(chunk)))
+        }
+    touched: dict[tuple[str, str], None] = {}
+    for rev in unique:
+        seq = seqs.get(rev.rev_id)
+        row = known.get(rev.rev_id)
+        if row is not None:
+            result.known += 1
+            if seq is not None and row.server_seq is None:
+                row.server_seq = seq
+            continue
+        session.add(rev.to_row(seq))
+        result.new += 1
+        if rev.entity in ENTITIES:  # a newer app's entity is kept, and shown once we know it
+            touched[(rev.entity, rev.record_id)] = None
+    session.flush()
+    for entity, record_id in sorted(touched, key=lambda t: ORDER[t[0]]):
+        rebuild(session, entity, record_id)
+        result.records += 1
+    if result.new:
+        me = device_id(session)
+        audit.append(session, me, "sync", "revision", None, {"applied": result.new})
+    return result
+
+
+def canonical_id(session: Session, entity: str, record_id: str) -> str:
+    alias = session.get(RecordAlias, (entity, record_id))
+    return record_id if alias is None else alias.canonical_id
+
+
+def _record_revisions(session: Session, entity: str, canon: str) -> list[Revision]:
+    ids = [
+        canon,
+        *session.scalars(
+            select(RecordAlias.alias_id).where(
+                RecordAlias.entity == entity, RecordAlias.canonical_id == canon
+            )
+        ),
+    ]
+    return list(
+        session.scalars(
+            select(Revision).where(Revision.entity == entity, Revision.record_id.in_(ids))
+        )
+    )
+
+
+def _references(entity: str) -> list[tuple[type[Synced], str]]:
+    refs = []
+    for model in ENTITIES.values():
+        for col in model.__table__.columns:  # type: ignore[attr-defined]
+            if any(
+                fk.column.table.name == entity and fk.column.name == "id" for fk in col.foreign_keys
+            ):
+                refs.append((model, col.key))
+    return refs
+
+
+def _find(session: Session, model: type[Synced], record_id: str) -> Any:
+    stmt = select(model).where(model.id == record_id).execution_options(populate_existing=True)
+    return session.scalars(stmt).first()
+
+
+def rebuild(session: Session, entity: str, record_id: str) -> None:
+    """Make the record (and its conflicts and heads) what its revisions say."""
+    model = ENTITIES[entity]
+    canon = canonical_id(session, entity, record_id)
+    revs = _record_revisions(session, entity, canon)
+    if not any(r.op == "create" for r in revs):
+        return  # its creation has not arrived yet: shown once it does
+    table = model.__table__  # type: ignore[attr-defined]
+    targets = {
+        c.key: next(iter(c.foreign_keys)).column.table.name for c in table.columns if c.foreign_keys
+    }
+
+    def normalize(name: str, value: Any) -> Any:
+        if name in targets and isinstance(value, str):
+            return canonical_id(session, targets[name], value)
+        return value
+
+    merged = merge_revisions(model, revs, normalize)
+    state = dict(merged.state)
+    for key, value in list(state.items()):
+        column = table.columns[key]
+        if isinstance(column.type, UTCDateTime) and isinstance(value, str):
+            state[key] = from_utc_text(value)
+
+    keys = NATURAL_KEYS.get(entity)
+    if keys and all(k in state for k in keys):
+        twin = session.scalar(
+            select(model.id).where(
+                *(getattr(model, k) == state[k] for k in keys), model.id != canon
+            )
+        )
+        if twin is not None:
+            keep, gone = sorted((canon, twin))
+            merge_duplicates(session, entity, keep, gone)
+            return
+
+    row = _find(session, model, canon)
+    if row is None:
+        row = model()
+        row.id = canon
+        session.add(row)
+    for key, value in state.items():
+        if getattr(row, key) != value:
+            setattr(row, key, value)
+    row.deleted = merged.deleted
+    row.rev = merged.heads[-1]
+    row.created_at = min(r.created_at for r in revs if r.op == "create")
+    row.updated_at = max(r.created_at for r in revs)
+
+    session.execute(
+        delete(SyncConflict).where(SyncConflict.entity == entity, SyncConflict.record_id == canon)
+    )
+    for name, cands, winner in merged.conflicts:
+        session.add(
+            SyncConflict(
+                id=conflict_id(entity, canon, name, (c.rev for c in cands)),
+                entity=entity,
+                record_id=canon,
+                field=name,
+                candidates=[c.to_json() for c in cands],
+                winner_rev=winner,
+                opened_hlc=max(c.hlc for c in cands),
+            )
+        )
+    heads = session.get(RecordHeads, (entity, canon))
+    if len(merged.heads) > 1:
+        if heads is None:
+            session.add(RecordHeads(entity=entity, record_id=canon, heads=merged.heads))
+        else:
+            heads.heads = merged.heads
+    elif heads is not None:
+        session.delete(heads)
+    session.flush()
+
+
+def merge_duplicates(session: Session, entity: str, keep: str, gone: str) -> None:
+    """Two records are one (same natural key): the larger id becomes an alias of the smaller,
+    references move to it, and the kept record is rebuilt from both records' revisions. Every
+    copy picks the same survivor, so they converge without writing any new revision."""
+    model = ENTITIES[entity]
+    session.add(RecordAlias(entity=entity, alias_id=gone, canonical_id=keep))
+    session.execute(
+        update(RecordAlias)
+        .where(RecordAlias.entity == entity, RecordAlias.canonical_id == gone)
+        .values(canonical_id=keep)
+    )
+    session.flush()
+    for ref_model, column in _references(entity):
+        ref_entity = ref_model.__tablename__  # type: ignore[attr-defined]
+        col = getattr(ref_model, column)
+        if column in NATURAL_KEYS.get(ref_entity, ()):
+            # Moving a station to the kept election may meet its twin there: merge those too.
+            for ref_id in list(session.scalars(select(ref_model.id).where(col == gone))):
+                rebuild(session, ref_entity, ref_id)
+        else:
+            session.execute(update(ref_model).where(col == gone).values({column: keep}))
+    for tbl in (SyncConflict, RecordHeads):
+        session.execute(delete(tbl).where(tbl.entity == entity, tbl.record_id == gone))
+    old = _find(session, model, gone)
+    if old is not None:
+        session.delete(old)
+    session.flush()
+    rebuild(session, entity, keep)
+
+
+# --- conflicts ----------------------------------------------------------------------------------
+
+
+def resolve(session: Session, conflict: str, take: str | dict[str, Any]) -> str:
+    """Settle a conflict with a revision that follows every head of the record: "mine" (this
+    laptop's candidate), "theirs" (the latest other candidate) or explicit field values. The
+    decision syncs like any edit, so every copy closes the conflict the same way."""
+    row = session.get(SyncConflict, conflict)
+    if row is None:
+        raise NotFound(f"conflict {conflict}: no such open conflict (see `conflicts list`)")
+    model = ENTITIES[row.entity]
+    me = device_id(session)
+    columns = _data_columns(model)
+    current = _find(session, model, row.record_id)
+    if isinstance(take, str):
+        mine = [c for c in row.candidates if c["device"] == me]
+        pool = mine if take == "mine" else [c for c in row.candidates if c["device"] != me]
+        if take not in ("mine", "theirs"):
+            raise InvalidInput(f"--take {take}: say mine, theirs or FIELD=VALUE")
+        if not pool:
+            who = "this laptop" if take == "mine" else "another laptop"
+            raise InvalidInput(f"conflict {conflict}: no candidate is from {who}")
+        chosen = max(pool, key=lambda c: (c["hlc"], c["rev"]))["value"]
+        fields = dict(chosen) if row.field == WHOLE_RECORD else {row.field: chosen}
+    else:
+        allowed = columns if row.field == WHOLE_RECORD else [row.field]
+        wrong = sorted(set(take) - set(allowed))
+        if wrong:
+            raise InvalidInput(
+                f"conflict {conflict} is about {row.field!r}, not {', '.join(wrong)}"
+            )
+        fields = dict(take)
+        if row.field == WHOLE_RECORD and current is not None:
+            fields = {c: _plain(getattr(current, c)) for c in columns} | fields
+    heads_row = session.get(RecordHeads, (row.entity, row.record_id))
+    parents = (
+        sorted(heads_row.heads) if heads_row else ([current.rev] if current and current.rev else [])
+    )
+    last = session.scalar(select(Revision.hlc).order_by(Revision.hlc.desc()).limit(1))
+    rev_id = uuid7()
+    begin_applying(session)
+    session.add(
+        Revision(
+            rev_id=rev_id,
+            entity=row.entity,
+            record_id=row.record_id,
+            op="resolve",
+            parents=parents,
+            device_id=me,
+            hlc=next_hlc(last, me),
+            fields=fields,
+            created_at=utcnow(),
+        )
+    )
+    audit.append(
+        session,
+        me,
+        "resolve",
+        row.entity,
+        row.record_id,
+        {"conflict": conflict, "rev": rev_id, "fields": sorted(fields)},
+    )
+    session.flush()
+    rebuild(session, row.entity, row.record_id)
+    return rev_id
+
+
+def _plain(value: Any) -> Any:
+    return to_utc_text(value) if isinstance(value, datetime) else value
+
+
+def parse_value(entity: str, field_name: str, text: str) -> Any:
+    """A value typed on the command line, read as the column's type."""
+    model = ENTITIES[entity]
+    if field_name not in model.__table__.columns:  # type: ignore[attr-defined]
+        raise InvalidInput(f"{entity} has no field {field_name!r}")
+    column = model.__table__.columns[field_name]  # type: ignore[attr-defined]
+    if isinstance(column.type, UTCDateTime):
+        try:
+            when = datetime.fromisoformat(text)
+        except ValueError:
+            raise InvalidInput(
+                f"{field_name}={text}: not a time like 2024-03-17T20:05+05:00"
+            ) from None
+        if when.tzinfo is None:
+            raise InvalidInput(f"{field_name}={text}: give the time zone, e.g. +05:00")
+        return to_utc_text(when)
+    try:
+        kind = column.type.python_type
+    except NotImplementedError:
+        kind = object
+    if kind is str:
+        return text
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise InvalidInput(f"{field_name}={text}: not a valid value (use JSON for lists)") from None
