@@ -601,6 +601,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_sync_commands(sub, cmd, group)
 
+    from app.cli_protocols import add_commands as add_protocol_commands
+
+    add_protocol_commands(sub, cmd, group)  # protocol, results, discrepancies, export table
+
     x = cmd(sub, "demo", cmd_demo, "fill the store with a realistic demo election")
     x.add_argument("--stations", type=int, default=40)
     x.add_argument("--incidents", type=int, default=200)

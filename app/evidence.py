@@ -163,6 +163,17 @@ def import_files(
 
 def record(store: Store, incident_id: str, p: Prepared) -> ImportOutcome:
     """Attach one prepared file to the incident, in its own transaction."""
+    return _attach(store, p, incident_id=incident_id)
+
+
+def attach_to_protocol(store: Store, protocol_id: str, p: Prepared) -> ImportOutcome:
+    """Attach one prepared file (a photo of the protocol) to a protocol, in its own transaction."""
+    return _attach(store, p, protocol_id=protocol_id)
+
+
+def _attach(
+    store: Store, p: Prepared, incident_id: str | None = None, protocol_id: str | None = None
+) -> ImportOutcome:
     name = Path(p.path).name
     if p.error is not None or p.info is None:
         return ImportOutcome(p.path, False, error=f"{name}: {p.error}")
@@ -173,10 +184,11 @@ def record(store: Store, incident_id: str, p: Prepared) -> ImportOutcome:
                 select(Evidence).where(Evidence.sha256 == p.sha256, Evidence.deleted.is_(False))
             ).all()
             for ev in same:
-                if ev.incident_id == incident_id:
+                if ev.incident_id == incident_id and ev.protocol_id == protocol_id:
                     return ImportOutcome(p.path, True, evidence=EvidenceView.of(ev), duplicate=True)
             ev = Evidence(
                 incident_id=incident_id,
+                protocol_id=protocol_id,
                 sha256=p.sha256,
                 original_name=name,
                 mime=info.mime,
