@@ -219,6 +219,27 @@ def test_protocol_merges_as_one_unit(team: Any) -> None:
     assert shown in ({"1": 100, "2": 70, "3": 30}, {"1": 100, "2": 55, "3": 45})  # never mixed
 
 
+def test_two_laptops_entering_one_protocol_get_one_record_and_a_conflict(team: Any) -> None:
+    """A station's protocol from one source is one record (its natural key), so two laptops
+    entering it offline never end with two; differing figures are a conflict to decide."""
+    from storage.models import Protocol
+
+    a, b = team("a"), team("b")
+    sync_all(a, b)  # both know the same stations
+    figures = {a: {"1": 100, "2": 60, "3": 40}, b: {"1": 100, "2": 61, "3": 39}}
+    for store, lines in figures.items():
+        with store.db.write() as s:
+            st = list_stations(store)[0]
+            s.add(Protocol(station_id=st.id, source="observer", lines=lines))
+    sync_all(a, b)
+    for store in (a, b):
+        with store.db.read() as s:
+            rows = s.scalars(select(Protocol).where(Protocol.deleted.is_(False))).all()
+        assert len(rows) == 1 and rows[0].lines in figures.values()
+    assert [c.field for c in list_conflicts(a)] == ["*"]
+    assert [c.id for c in list_conflicts(a)] == [c.id for c in list_conflicts(b)]
+
+
 def test_edit_against_delete_keeps_the_record_and_asks(team: Any) -> None:
     a, b = team("a"), team("b")
     i = incident(a, "вброс бюллетеней")

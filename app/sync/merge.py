@@ -42,9 +42,12 @@ ORDER = {name: i for i, name in enumerate(ENTITIES)}  # elections before station
 
 # A station is the same station on every laptop if its code within the election is; an election
 # is the same if its name and day are. Two copies that imported the same list merge into one.
+# A station's protocol from one source is one protocol: two laptops entering it become one
+# record, and differing figures a conflict.
 NATURAL_KEYS: dict[str, tuple[str, ...]] = {
     "election": ("name", "date"),
     "station": ("election_id", "code"),
+    "protocol": ("station_id", "source"),
 }
 DELETED = "deleted"
 _QUERY_CHUNK = 500  # ids per IN (...): SQLite limits the number of bound parameters
