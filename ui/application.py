@@ -121,6 +121,8 @@ class KuaApp(QObject):
 
     def close(self) -> None:
         """Finish the running jobs and close the store (the image worker uses it, so first)."""
+        if self.window is not None:
+            self.window.sync.close_sync()
         self.images.close()
         self.storage.close()
 

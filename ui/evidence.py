@@ -58,9 +58,14 @@ VIEWER_MAX_SIDE = 4096  # enough to zoom into a protocol photo; bounds memory pe
 # --- jobs (run on a worker thread: no widgets here) -----------------------------------------
 
 
-def _load_thumbnail(store: Store, sha256: str) -> QImage:
+def _load_thumbnail(store: Store, sha256: str) -> QImage | None:
+    """The thumbnail, or None while the photo's bytes are still on their way from the team
+    (a synced record can arrive before its file: "evidence pending", not an error)."""
     from app.evidence import thumbnail_file
+    from app.sync.blobs import evidence_state
 
+    if evidence_state(store, sha256) == "pending":
+        return None
     image = QImage(str(thumbnail_file(store, sha256)))
     if image.isNull():
         raise OSError(f"cannot read the thumbnail of {sha256}")
@@ -432,7 +437,8 @@ class EvidencePanel(QWidget):
     def _request_thumbnail(self, sha256: str) -> None:
         self._images.submit(
             lambda ctx: _load_thumbnail(ctx.store, sha256),
-            lambda image: self.model.set_thumbnail(sha256, QPixmap.fromImage(image)),
+            lambda image: self.model.set_pending(sha256) if image is None
+            else self.model.set_thumbnail(sha256, QPixmap.fromImage(image)),
             self._thumbnail_failed,
         )
 
@@ -449,6 +455,10 @@ class EvidencePanel(QWidget):
         viewer = PhotoViewer(evidence, self.window())
         viewer.finished.connect(lambda _result: self._forget_viewer(viewer))
         self.viewers.append(viewer)
+        if self.model.is_pending(evidence.sha256):
+            viewer.show_pending()
+            viewer.show()
+            return viewer
         self._images.submit(lambda ctx: _load_photo(ctx.store, evidence.sha256),
                             viewer.set_image, viewer.image_failed)
         viewer.show()
@@ -492,6 +502,7 @@ class PhotoViewer(QDialog):
     def __init__(self, evidence: EvidenceView, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.evidence = evidence
+        self.pending = False  # the photo's bytes have not arrived from the team yet
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.scene = QGraphicsScene(self)
         self.item = QGraphicsPixmapItem()
@@ -557,7 +568,11 @@ class PhotoViewer(QDialog):
             ("camera", self.tr("Camera")), ("size", self.tr("Size")),
         ):
             self.form.addRow(text, self.fields[key])
-        if self.item.pixmap().isNull():
+        if self.pending:
+            self.status.setText(self.tr(
+                "Evidence pending: this photo has not arrived from the team server yet. It "
+                "comes with a later sync."))
+        elif self.item.pixmap().isNull():
             self.status.setText(self.tr("Loading the photo…"))
         else:
             self.status.setText(self.tr("Wheel or Ctrl +/− to zoom, drag to move, 0 to fit."))
@@ -571,6 +586,10 @@ class PhotoViewer(QDialog):
         self.item.setPixmap(QPixmap.fromImage(image))
         self.scene.setSceneRect(self.item.boundingRect())
         self.view.fit()
+        self.retranslate()
+
+    def show_pending(self) -> None:
+        self.pending = True
         self.retranslate()
 
     def image_failed(self, exc: BaseException) -> None:

@@ -116,6 +116,7 @@ class ShortcutsDialog(QDialog):
             ("Ctrl+P, Ctrl+Shift+E", self.tr("Complaint about the chosen incidents")),
             ("Ctrl+Shift+V", self.tr("Paste a photo or files from the clipboard")),
             ("F5", self.tr("Refresh")),
+            ("F9, Ctrl+Shift+S", self.tr("Sync with the team server now")),
             ("F1", self.tr("This list")),
             ("Ctrl+Q", self.tr("Quit")),
         ]
@@ -234,10 +235,13 @@ class MainWindow(QMainWindow):
 
         self.db_label = QLabel(str(data_dir))
         self.counts_label = QLabel()
-        self.sync_label = QLabel()
         self.statusBar().addWidget(self.db_label, 1)
         self.statusBar().addPermanentWidget(self.counts_label)
-        self.statusBar().addPermanentWidget(self.sync_label)
+        from ui.sync import SyncPanel
+
+        self.sync = SyncPanel(self)  # background sync, its status and its menu entries
+        self.sync_label = self.sync.state_label
+        self.statusBar().addPermanentWidget(self.sync)
 
         self.actions: dict[str, QAction] = {}
         self._build_menus()
@@ -296,10 +300,14 @@ class MainWindow(QMainWindow):
         self.view_menu.addAction(a("refresh", self.refresh_all, "F5"))
 
         self.tools_menu = self.menuBar().addMenu("")
+        self.tools_menu.addAction(a("protocol_entry", self.open_protocol_entry))
+        self.tools_menu.addAction(a("forensics", self.open_forensics))
+        self.tools_menu.addSeparator()
         self.tools_menu.addAction(a("profile", self.edit_profile))
         self.tools_menu.addSeparator()
         self.tools_menu.addAction(a("team_keys", self.open_team_keys))
         self.tools_menu.addAction(a("export_ca", self.export_ca_certificate))
+        self.actions.update(self.sync.add_to_menu(self.tools_menu))
 
         self.language_menu = self.menuBar().addMenu("")
         group = QActionGroup(self)
@@ -334,6 +342,8 @@ class MainWindow(QMainWindow):
             "attach": self.tr("&Attach photos…"),
             "paste_photo": self.tr("&Paste photo"),
             "complaint": self.tr("&Complaint…"),
+            "protocol_entry": self.tr("Enter a &protocol…"),
+            "forensics": self.tr("Election &forensics…"),
             "profile": self.tr("Your &details…"),
             "team_keys": self.tr("&Team keys…"),
             "export_ca": self.tr("E&xport CA certificate…"),
@@ -348,9 +358,6 @@ class MainWindow(QMainWindow):
             self.actions[key].setText(text)
         self.actions["undo"].setText(self.tr("&Undo"))
         self.actions["redo"].setText(self.tr("&Redo"))
-        self.sync_label.setText(self.tr("Offline"))
-        self.sync_label.setToolTip(self.tr("Sync is not set up: everything is kept on this "
-                                           "computer."))
         self.db_label.setToolTip(self.tr("Database"))
         self._show_counts()
         self._update_title()
@@ -456,6 +463,14 @@ class MainWindow(QMainWindow):
         self.refresh_overview()
         self.refresh()
 
+    def refresh_after_sync(self) -> None:
+        """Changes arrived from the team: the lists, and the form unless it is being edited."""
+        self.refresh_all()
+        current = self.editor.current
+        if current is not None and not self.editor.dirty:
+            self.storage.submit(lambda ctx: _incident_by_num(ctx, current.num),
+                                self._open_incident)
+
     def _incident_saved(self, _view: IncidentView) -> None:
         self.refresh_all()
 
@@ -550,6 +565,28 @@ class MainWindow(QMainWindow):
     def _forget_composer(self, composer: Any) -> None:
         if self.composer is composer:
             self.composer = None
+
+    def open_protocol_entry(self) -> None:
+        """Tools > Enter a protocol: the photo and the figures side by side, checked live."""
+        from app.protocols import current_profile
+        from ui.protocols import ProtocolEntry
+
+        def show(country_profile: Any) -> None:
+            entry = ProtocolEntry(self.storage, country_profile, self.language.current, self)
+            entry.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            self.protocol_entry = entry
+            entry.show()
+
+        self.storage.submit(lambda ctx: current_profile(ctx.store), show)
+
+    def open_forensics(self) -> None:
+        """Tools > Election forensics: turnout histogram and turnout vs the leader's share."""
+        from ui.forensics import ForensicsWindow
+
+        window = ForensicsWindow(self.storage, self)
+        window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.forensics = window
+        window.show()
 
     def edit_profile(self) -> None:
         from ui.profile_dialog import ProfileDialog
@@ -665,5 +702,6 @@ class MainWindow(QMainWindow):
             self.evidence.cancel_import()
         for viewer in list(self.evidence.viewers):
             viewer.close()
+        self.sync.close_sync()
         super().closeEvent(event)
 

@@ -16,7 +16,7 @@ from PySide6.QtCore import (
     QSize,
     Qt,
 )
-from PySide6.QtGui import QColor, QIcon, QPixmap
+from PySide6.QtGui import QColor, QIcon, QPainter, QPen, QPixmap
 
 from app import taxonomy
 from app.elections import StationView
@@ -31,6 +31,37 @@ CODE_ROLE = Qt.ItemDataRole.UserRole + 2  # a station's code
 
 
 _tr = partial(QCoreApplication.translate, "models")
+
+
+_pending_icons: dict[tuple[int, int], QIcon] = {}
+
+
+def pending_icon(size: QSize) -> QIcon:
+    """The tile of a photo still on its way from the team: a dashed frame and an hourglass
+    (drawn, not a font glyph: every system has it)."""
+    key = (size.width(), size.height())
+    icon = _pending_icons.get(key)
+    if icon is None:
+        pixmap = QPixmap(size)
+        pixmap.fill(QColor("#eef1f4"))
+        p = QPainter(pixmap)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        pen = QPen(QColor("#8a94a0"), 2, Qt.PenStyle.DashLine)
+        p.setPen(pen)
+        w, h = size.width(), size.height()
+        p.drawRoundedRect(2, 2, w - 4, h - 4, 8, 8)
+        pen.setStyle(Qt.PenStyle.SolidLine)
+        p.setPen(pen)
+        cx, top, bottom, half = w // 2, h // 2 - 20, h // 2 + 20, 14
+        p.drawLine(cx - half, top, cx + half, top)
+        p.drawLine(cx - half, bottom, cx + half, bottom)
+        p.drawLine(cx - half + 3, top, cx + half - 3, bottom)
+        p.drawLine(cx + half - 3, top, cx - half + 3, bottom)
+        p.setBrush(QColor("#8a94a0"))
+        p.drawEllipse(cx - 4, bottom - 9, 8, 6)
+        p.end()
+        icon = _pending_icons[key] = QIcon(pixmap)
+    return icon
 
 
 def first_line(text: str, limit: int = 200) -> str:
@@ -274,10 +305,13 @@ class EvidenceListModel(QAbstractListModel):
         self._items: list[EvidenceView] = []
         self._icons: dict[str, QIcon] = {}
         self._requested: set[str] = set()
+        self._pending: set[str] = set()  # photos whose bytes have not arrived from the team
 
     def set_evidence(self, items: Sequence[EvidenceView]) -> None:
         self.beginResetModel()
         self._items = list(items)
+        self._requested -= self._pending  # asked again: a sync may have brought them
+        self._pending.clear()
         self.endResetModel()
 
     def add_evidence(self, items: Sequence[EvidenceView]) -> None:
@@ -322,6 +356,19 @@ class EvidenceListModel(QAbstractListModel):
                 idx = self.index(row, 0)
                 self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DecorationRole])
 
+    def set_pending(self, sha256: str) -> None:
+        """The photo's bytes are still on their way from the team: show a placeholder tile."""
+        self._pending.add(sha256)
+        for row, e in enumerate(self._items):
+            if e.sha256 == sha256:
+                idx = self.index(row, 0)
+                self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DecorationRole,
+                                                 Qt.ItemDataRole.DisplayRole,
+                                                 Qt.ItemDataRole.ToolTipRole])
+
+    def is_pending(self, sha256: str) -> bool:
+        return sha256 in self._pending
+
     def rowCount(self, parent: Index = ROOT) -> int:
         return 0 if parent.isValid() else len(self._items)
 
@@ -329,13 +376,21 @@ class EvidenceListModel(QAbstractListModel):
         if not index.isValid() or index.row() >= len(self._items):
             return None
         e = self._items[index.row()]
+        pending = e.sha256 in self._pending
         if role == Qt.ItemDataRole.DisplayRole:
-            return e.original_name
+            return _tr("Evidence pending") \
+                if pending else e.original_name
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{e.original_name}\nSHA-256: {e.sha256}"
+            text = f"{e.original_name}\nSHA-256: {e.sha256}"
+            if pending:
+                text = _tr("Evidence pending: this photo has not arrived from the team "
+                           "server yet.") + "\n" + text
+            return text
         if role == Qt.ItemDataRole.SizeHintRole:
             return self.ITEM
         if role == Qt.ItemDataRole.DecorationRole:
+            if pending:
+                return pending_icon(self.THUMB)
             icon = self._icons.get(e.sha256)
             if icon is None and e.sha256 not in self._requested:
                 self._requested.add(e.sha256)

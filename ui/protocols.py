@@ -1,0 +1,379 @@
+"""Protocol entry: the photo of the vote-count protocol on one side (zoom, rotate), its figures
+on the other in the profile's line order, and the control relations checked as you type: red
+for a hard relation that fails, amber for a soft one, with both sides' values.
+
+The relations are computed here with app.protocols.check_figures (plain arithmetic on what is
+typed, no store); loading the photo and saving go through the storage worker.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QEvent, Qt
+from PySide6.QtGui import QBrush, QColor, QImage, QImageReader, QPixmap, QWheelEvent
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QGraphicsPixmapItem,
+    QGraphicsScene,
+    QGraphicsView,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.country_profiles import Profile
+from app.protocols import (
+    SOURCES,
+    CheckResult,
+    ProtocolConflict,
+    ProtocolDraft,
+    add_protocol_with_photos,
+    check_figures,
+    parse_count,
+)
+from ui import dialogs, errors
+from ui.worker import JobContext, Worker
+
+COLORS = {  # (text, background) per status and kind
+    ("failed", "hard"): ("#b71c1c", "#ffebee"),
+    ("failed", "soft"): ("#8a5300", "#fff3cd"),
+    ("ok", "hard"): ("#1b5e20", "#ffffff"),
+    ("ok", "soft"): ("#1b5e20", "#ffffff"),
+    ("unknown", "hard"): ("#616161", "#ffffff"),
+    ("unknown", "soft"): ("#616161", "#ffffff"),
+}
+ZOOM_STEP = 1.25
+
+
+def read_photo(path: Path) -> QImage:
+    """Decode a photo upright (EXIF orientation applied); runs on a worker thread."""
+    reader = QImageReader(str(path))
+    reader.setAutoTransform(True)
+    image = reader.read()
+    if image.isNull():
+        raise ValueError(f"{path.name}: {reader.errorString()}")
+    return image
+
+
+class PhotoView(QGraphicsView):
+    """The protocol photo: Ctrl+wheel or the buttons zoom, rotate turns by 90 degrees."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setScene(QGraphicsScene(self))
+        self.item: QGraphicsPixmapItem | None = None
+        self.angle = 0
+        self.zoom = 1.0
+        self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+
+    def set_image(self, image: QImage) -> None:
+        self.scene().clear()
+        self.item = self.scene().addPixmap(QPixmap.fromImage(image))
+        self.item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        self.scene().setSceneRect(self.item.boundingRect())
+        self.angle, self.zoom = 0, 1.0
+        self.fit()
+
+    def _apply(self) -> None:
+        self.resetTransform()
+        self.rotate(self.angle)
+        self.scale(self.zoom, self.zoom)
+
+    def fit(self) -> None:
+        if self.item is None:
+            return
+        self.resetTransform()
+        self.rotate(self.angle)
+        self.fitInView(self.item, Qt.AspectRatioMode.KeepAspectRatio)
+        self.zoom = math.hypot(self.transform().m11(), self.transform().m12())
+
+    def zoom_by(self, factor: float) -> None:
+        self.zoom = max(0.05, min(self.zoom * factor, 20.0))
+        self._apply()
+
+    def rotate_by(self, degrees: int) -> None:
+        self.angle = (self.angle + degrees) % 360
+        self._apply()
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            self.zoom_by(ZOOM_STEP if event.angleDelta().y() > 0 else 1 / ZOOM_STEP)
+        else:
+            super().wheelEvent(event)
+
+
+class ProtocolEntry(QWidget):
+    """A window to enter one station's protocol from one source."""
+
+    def __init__(self, storage: Worker, profile: Profile, lang: str = "en",
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent, Qt.WindowType.Window)
+        self.storage = storage
+        self.profile = profile
+        self.lang = lang
+        self.photo_paths: list[Path] = []
+        self.results: list[CheckResult] = []
+        self.saved_id: str | None = None
+
+        self.photo = PhotoView()
+        self.open_button = QPushButton()
+        self.open_button.clicked.connect(self.choose_photo)
+        self.zoom_in = QPushButton("+")
+        self.zoom_in.clicked.connect(lambda: self.photo.zoom_by(ZOOM_STEP))
+        self.zoom_out = QPushButton("−")
+        self.zoom_out.clicked.connect(lambda: self.photo.zoom_by(1 / ZOOM_STEP))
+        self.rotate_button = QPushButton("⟳")
+        self.rotate_button.clicked.connect(lambda: self.photo.rotate_by(90))
+        self.fit_button = QPushButton()
+        self.fit_button.clicked.connect(self.photo.fit)
+        tools = QHBoxLayout()
+        for b in (self.open_button, self.zoom_in, self.zoom_out, self.rotate_button,
+                  self.fit_button):
+            tools.addWidget(b)
+        tools.addStretch(1)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.addLayout(tools)
+        left_layout.addWidget(self.photo, 1)
+
+        self.station = QLineEdit()
+        self.source = QComboBox()
+        for src in SOURCES:
+            self.source.addItem("", src)
+        self.entered_by = QLineEdit()
+        self.form = QFormLayout()
+        self.form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapAllRows)  # each label above
+        self.station_label, self.source_label, self.entered_label = QLabel(), QLabel(), QLabel()
+        self.form.addRow(self.station_label, self.station)
+        self.form.addRow(self.source_label, self.source)
+        self.form.addRow(self.entered_label, self.entered_by)
+        self.fields: dict[str, QLineEdit] = {}
+        self.line_labels: dict[str, QLabel] = {}
+        for line in profile.lines:
+            edit = QLineEdit()
+            edit.setAlignment(Qt.AlignmentFlag.AlignRight)
+            edit.textChanged.connect(self.update_checks)
+            label = QLabel(line.label(lang))
+            label.setWordWrap(True)
+            self.fields[line.id] = edit
+            self.line_labels[line.id] = label
+            self.form.addRow(label, edit)
+        self.candidates = QTableWidget(0, 2)
+        for name in profile.candidates:
+            self._add_candidate_row(name)
+        self.candidates.itemChanged.connect(lambda _item: self.update_checks())
+        self.add_candidate = QPushButton()
+        self.add_candidate.clicked.connect(lambda: self._add_candidate_row(""))
+        self.candidates_label = QLabel()
+        self.checks = QListWidget()
+        self.checks.setWordWrap(True)
+        self.checks_label = QLabel()
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.save_button = QPushButton()
+        self.save_button.clicked.connect(lambda: self.save())
+
+        figures = QWidget()
+        fl = QVBoxLayout(figures)
+        fl.addLayout(self.form)
+        fl.addWidget(self.candidates_label)
+        fl.addWidget(self.candidates)
+        fl.addWidget(self.add_candidate, 0, Qt.AlignmentFlag.AlignLeft)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(figures)
+        right = QWidget()
+        rl = QVBoxLayout(right)
+        rl.addWidget(scroll, 3)
+        rl.addWidget(self.checks_label)
+        rl.addWidget(self.checks, 2)
+        rl.addWidget(self.status)
+        rl.addWidget(self.save_button, 0, Qt.AlignmentFlag.AlignRight)
+
+        splitter = QSplitter()
+        splitter.addWidget(left)
+        splitter.addWidget(right)
+        splitter.setSizes([700, 500])
+        layout = QVBoxLayout(self)
+        layout.addWidget(splitter)
+        self.resize(1200, 800)
+        self.retranslate()
+        self.update_checks()
+
+    # --- figures and checks -------------------------------------------------------------------
+
+    def _add_candidate_row(self, name: str) -> None:
+        row = self.candidates.rowCount()
+        self.candidates.insertRow(row)
+        self.candidates.setItem(row, 0, QTableWidgetItem(name))
+        votes = QTableWidgetItem("")
+        votes.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.candidates.setItem(row, 1, votes)
+
+    def set_candidate_votes(self, name: str, votes: str) -> None:
+        for row in range(self.candidates.rowCount()):
+            item = self.candidates.item(row, 0)
+            if item is not None and item.text() == name:
+                cell = self.candidates.item(row, 1)
+                if cell is not None:
+                    cell.setText(votes)
+                return
+        self._add_candidate_row(name)
+        cell = self.candidates.item(self.candidates.rowCount() - 1, 1)
+        if cell is not None:
+            cell.setText(votes)
+
+    def figures(self) -> tuple[dict[str, int | None], dict[str, int | None], list[str]]:
+        """What is typed: lines and candidates (None = blank), and the fields that are not
+        whole numbers (those count as unknown in the checks)."""
+        lines: dict[str, int | None] = {}
+        bad: list[str] = []
+        for line_id, edit in self.fields.items():
+            value = parse_count(edit.text())
+            if isinstance(value, str):
+                bad.append(line_id)
+                edit.setStyleSheet("background: #ffebee")
+                value = None
+            else:
+                edit.setStyleSheet("")
+            lines[line_id] = value
+        candidates: dict[str, int | None] = {}
+        for row in range(self.candidates.rowCount()):
+            name_item, votes_item = self.candidates.item(row, 0), self.candidates.item(row, 1)
+            name = name_item.text().strip() if name_item is not None else ""
+            value = parse_count(votes_item.text() if votes_item is not None else "")
+            if not name:
+                continue
+            if isinstance(value, str):
+                bad.append(name)
+                value = None
+            candidates[name] = value
+        return lines, candidates, bad
+
+    def update_checks(self) -> None:
+        lines, candidates, _bad = self.figures()
+        known = {k: v for k, v in lines.items() if v is not None}
+        cands = {k: v for k, v in candidates.items() if v is not None}
+        self.results = check_figures(self.profile, known, cands, self.lang)
+        self.checks.clear()
+        for r in self.results:
+            status = {"ok": self.tr("ok"), "failed": self.tr("FAILS"),
+                      "unknown": self.tr("not yet known")}[r.status]
+            kind = self.tr("hard") if r.kind == "hard" else self.tr("soft")
+            off = ""
+            if r.status == "failed" and r.difference:
+                off = "   " + self.tr("(off by {count})").format(count=abs(r.difference))
+            item = QListWidgetItem(f"{status} ({kind}) — {r.label}\n{r.formula()}{off}")
+            fg, bg = COLORS[(r.status, r.kind)]
+            item.setForeground(QBrush(QColor(fg)))
+            item.setBackground(QBrush(QColor(bg)))
+            item.setData(Qt.ItemDataRole.UserRole, (r.relation, r.status, r.kind))
+            self.checks.addItem(item)
+
+    # --- photo ------------------------------------------------------------------------------
+
+    def choose_photo(self) -> None:
+        path = dialogs.choose_file(self, self.tr("Photo of the protocol"),
+                                   self.tr("Photos (*.jpg *.jpeg *.png *.tif *.tiff *.webp)"))
+        if path is not None:
+            self.open_photo(path)
+
+    def open_photo(self, path: Path) -> None:
+        def shown(image: QImage) -> None:
+            self.photo.set_image(image)
+            self.photo_paths = [path]
+
+        self.storage.submit(lambda _ctx: read_photo(path), shown,
+                            lambda exc: errors.report(exc, self))
+
+    # --- saving -----------------------------------------------------------------------------
+
+    def draft(self) -> ProtocolDraft:
+        lines, candidates, _ = self.figures()
+        return ProtocolDraft(
+            station_code=self.station.text().strip(),
+            source=str(self.source.currentData()),
+            lines=lines,
+            candidates=candidates,
+            entered_by=self.entered_by.text().strip() or None,
+        )
+
+    def save(self, replace: bool = False) -> None:
+        _, _, bad = self.figures()
+        if bad:
+            dialogs.tell(self, dialogs.Kind.WARNING, self.tr("Protocol"), self.tr(
+                "These figures are not whole numbers: {fields}").format(fields=", ".join(bad)))
+            return
+        draft, photos = self.draft(), list(self.photo_paths)
+
+        def job(ctx: JobContext) -> Any:
+            return add_protocol_with_photos(ctx.store, draft, photos, replace)
+
+        def failed(exc: BaseException) -> None:
+            if isinstance(exc, ProtocolConflict) and dialogs.ask(
+                self, self.tr("Protocol"),
+                self.tr("This station already has a different protocol from this source:\n"
+                        "{details}\n\nReplace it with the figures entered here?").format(
+                    details=str(exc))):
+                self.save(replace=True)
+                return
+            errors.report(exc, self)
+
+        self.save_button.setEnabled(False)
+        self.storage.submit(job, self._saved, lambda exc: (self.save_button.setEnabled(True),
+                                                          failed(exc)))
+
+    def _saved(self, view: Any) -> None:
+        self.save_button.setEnabled(True)
+        self.saved_id = view.id
+        self.status.setText(self.tr("Saved: station {station}, {count} relations failed").format(
+            station=view.station_code, count=len(view.failed)))
+
+    # --- language ---------------------------------------------------------------------------
+
+    def retranslate(self) -> None:
+        self.setWindowTitle(self.tr("Protocol entry"))
+        self.open_button.setText(self.tr("&Open photo…"))
+        self.fit_button.setText(self.tr("Fit"))
+        self.zoom_in.setToolTip(self.tr("Zoom in (Ctrl+wheel)"))
+        self.zoom_out.setToolTip(self.tr("Zoom out (Ctrl+wheel)"))
+        self.rotate_button.setToolTip(self.tr("Rotate 90°"))
+        self.station_label.setText(self.tr("Station code"))
+        self.source_label.setText(self.tr("Source"))
+        self.entered_label.setText(self.tr("Entered by"))
+        names = {"observer": self.tr("Observer's copy"), "posted": self.tr("Posted copy"),
+                 "official": self.tr("Official result")}
+        for i in range(self.source.count()):
+            self.source.setItemText(i, names[str(self.source.itemData(i))])
+        self.candidates.setHorizontalHeaderLabels([self.tr("Candidate"), self.tr("Votes")])
+        self.candidates_label.setText(self.tr("Votes for candidates"))
+        self.add_candidate.setText(self.tr("Add a candidate"))
+        self.checks_label.setText(self.tr("Control relations (blank = not yet known)"))
+        self.save_button.setText(self.tr("&Save protocol"))
+
+    def set_language(self, lang: str) -> None:
+        self.lang = lang
+        for line in self.profile.lines:
+            self.line_labels[line.id].setText(line.label(lang))
+        self.update_checks()
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.LanguageChange:
+            self.retranslate()
+            self.update_checks()
+        super().changeEvent(event)
