@@ -21,10 +21,12 @@ from typing import Any
 from sqlalchemy import select
 
 from app import photos, taxonomy
+from app.country_profiles import get_profile
 from app.errors import InvalidInput, KuaError, NotFound
 from app.incidents import EvidenceView, IncidentView, get_incident
 from app.paths import FONTS_DIR
 from app.profile import Applicant, get_applicant
+from app.protocols import ProtocolView, protocol_views
 from app.store import (
     Store,
     describe_environment_error,
@@ -99,6 +101,9 @@ RECOUNT_CATEGORIES = frozenset(
     }
 )
 PROTOCOL_CATEGORIES = frozenset({"protocol_not_posted", "protocol_copy_refused"})
+# Incidents about a protocol's figures (what `discrepancy incident` makes is protocol_falsified):
+# their complaint shows the station's protocols side by side and the relations that fail.
+PROTOCOL_FINDING_CATEGORIES = frozenset({"protocol_falsified", "control_relations_fail"})
 OBSERVER_CATEGORIES = frozenset({"observer_obstruction"})
 
 _STATUS_LABELS = {
@@ -358,6 +363,72 @@ def _applicant_lines(a: Applicant, lang: str) -> tuple[str, ...]:
     return tuple(lines)
 
 
+def from_protocol_finding(inc: IncidentView, protocols: Sequence[ProtocolView]) -> bool:
+    """Whether an incident is about its station's protocol figures: its category says so, or
+    its evidence is a photo of one of the station's protocols (as `discrepancy incident`
+    attaches them). No stored link is needed: the station and its protocols are the finding."""
+    if not protocols:
+        return False
+    if inc.category in PROTOCOL_FINDING_CATEGORIES:
+        return True
+    photos_of_protocols = {ph.sha256 for p in protocols for ph in p.photos}
+    return any(ev.sha256 in photos_of_protocols for ev in inc.evidence)
+
+
+def protocol_tables(
+    store: Store, incidents: Sequence[IncidentView], lang: str
+) -> dict[str, layout.ProtocolTable]:
+    """The protocol table for each incident (by id) that comes from a protocol finding."""
+    out: dict[str, layout.ProtocolTable] = {}
+    with store.db.read() as s:
+        for inc in incidents:
+            st = s.get(Station, inc.station_id)
+            if st is None:
+                continue
+            views = protocol_views(s, st, lang)
+            if from_protocol_finding(inc, views):
+                out[inc.id] = protocol_table(views, lang)
+    return out
+
+
+def protocol_table(views: Sequence[ProtocolView], lang: str) -> layout.ProtocolTable:
+    """One station's protocols (one per source) as plain data for the PDF: every line of the
+    profile and every candidate, a column per source, the figures that differ from the
+    reference source (official if present) marked, and the failed relations."""
+    sources = tuple(v.source for v in views)
+    reference = "official" if "official" in sources else sources[0]
+    ref = sources.index(reference)
+    profile = get_profile(views[ref].profile)
+    line_ids = list(profile.line_ids)
+    line_ids += sorted({k for v in views for k in v.lines} - set(line_ids))
+    names = list(profile.candidates)
+    names += sorted({k for v in views for k in v.candidates} - set(names))
+
+    def row(label: str, values: list[int | None], is_candidate: bool) -> layout.ProtocolRow:
+        base = values[ref]
+        if base is None:  # the reference is blank here: compare with the first known figure
+            base = next((v for v in values if v is not None), None)
+        marks = tuple(v is not None and base is not None and v != base for v in values)
+        return layout.ProtocolRow(label, tuple(values), marks, is_candidate)
+
+    def label(line_id: str) -> str:
+        try:
+            return profile.line(line_id).label(lang)
+        except InvalidInput:  # a line this profile does not have (another profile's)
+            return line_id
+
+    rows = [row(label(k), [v.lines.get(k) for v in views], False) for k in line_ids]
+    rows += [row(n, [v.candidates.get(n) for v in views], True) for n in names]
+    failed = tuple(
+        layout.FailedCheck(v.source, c.kind, c.label, c.formula(), c.op, c.left, c.right)
+        for v in views
+        for c in v.failed
+        if c.left is not None and c.right is not None
+    )
+    unchecked = sum(1 for v in views for c in v.checks if c.status == "unknown")
+    return layout.ProtocolTable(sources, reference, tuple(rows), failed, unchecked)
+
+
 def _read_evidence(store: Store, ev: EvidenceView) -> bytes:
     """The original bytes, checked against the SHA-256 they were imported under."""
     try:
@@ -406,6 +477,7 @@ def _prepare(
             for inc in incidents
         ]
     stations = _stations(store, incidents)
+    tables = protocol_tables(store, incidents, lang)
     applicant = get_applicant(store)
     addressee = draft.addressee if draft.addressee is not None else ""
     if draft.addressee is None:
@@ -425,7 +497,16 @@ def _prepare(
     ahead = [reader.submit(_read_evidence, store, ev) for ev in all_ev]
     try:
         facts, originals_size = _facts(
-            draft, incidents, stations, names, ahead, attachments, manifest, progress, keep_data
+            draft,
+            incidents,
+            stations,
+            tables,
+            names,
+            ahead,
+            attachments,
+            manifest,
+            progress,
+            keep_data,
         )
     finally:
         for fut in ahead:
@@ -467,6 +548,7 @@ def _facts(
     draft: ComplaintDraft,
     incidents: Sequence[IncidentView],
     stations: dict[str, Station],
+    tables: dict[str, layout.ProtocolTable],
     names: Sequence[str],
     ahead: Sequence[Future[bytes]],
     attachments: list[layout.Attachment],
@@ -526,6 +608,7 @@ def _facts(
                 description=inc.description,
                 witnesses=inc.witnesses,
                 evidence=tuple(items),
+                protocol=tables.get(inc.id),
             )
         )
     return facts, originals_size

@@ -395,9 +395,13 @@ def station_protocols(store: Store, station_code: str, lang: str = "en") -> list
     """The station's protocols, one per source (in the order observer, posted, official), each
     with its checks. Empty when none was entered."""
     with store.db.read() as s:
-        st = station_by_code(s, station_code)
-        rows = s.scalars(
-            select(Protocol).where(Protocol.station_id == st.id, Protocol.deleted.is_(False))
-        )
-        views = [_view(p, st, _photos(s, p.id), lang) for p in rows]
+        return protocol_views(s, station_by_code(s, station_code), lang)
+
+
+def protocol_views(session: Session, st: Station, lang: str = "en") -> list[ProtocolView]:
+    """The protocols of a station row (any election), in the order observer, posted, official."""
+    rows = session.scalars(
+        select(Protocol).where(Protocol.station_id == st.id, Protocol.deleted.is_(False))
+    )
+    views = [_view(p, st, _photos(session, p.id), lang) for p in rows]
     return sorted(views, key=lambda v: SOURCES.index(v.source) if v.source in SOURCES else 9)

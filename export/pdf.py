@@ -32,7 +32,7 @@ from pyhanko.pdf_utils.embed import EmbeddedFileObject, EmbeddedFileParams, File
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from reportlab import rl_config
 from reportlab.lib import colors
-from reportlab.lib.enums import TA_CENTER
+from reportlab.lib.enums import TA_CENTER, TA_RIGHT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
@@ -86,6 +86,40 @@ class EvidenceItem:
 
 
 @dataclass(frozen=True)
+class ProtocolRow:
+    """One line of a protocol (or one candidate's votes) with its figure from each source."""
+
+    label: str
+    values: tuple[int | None, ...]  # one per ProtocolTable.sources; None: blank (unknown)
+    highlight: tuple[bool, ...]  # the figure differs from the reference source's
+    is_candidate: bool = False
+
+
+@dataclass(frozen=True)
+class FailedCheck:
+    """A control relation that does not hold in one source's protocol."""
+
+    source: str  # observer, posted or official
+    kind: str  # hard or soft
+    label: str  # the relation, in the complaint's language
+    formula: str  # each term's value, e.g. "1660 = 1329 + 2 + 330"
+    op: str  # =, <= or >=
+    left: int
+    right: int
+
+
+@dataclass(frozen=True)
+class ProtocolTable:
+    """A station's protocol figures side by side, for an incident about the protocol."""
+
+    sources: tuple[str, ...]  # observer, posted, official: the columns, in this order
+    reference: str  # the source the others are compared with (highlighted where they differ)
+    rows: tuple[ProtocolRow, ...]
+    failed: tuple[FailedCheck, ...]
+    unchecked: int = 0  # relations left unchecked because a line they use is blank
+
+
+@dataclass(frozen=True)
 class IncidentFacts:
     number: int
     station_code: str
@@ -96,6 +130,7 @@ class IncidentFacts:
     description: str
     witnesses: tuple[str, ...]
     evidence: tuple[EvidenceItem, ...] = ()
+    protocol: ProtocolTable | None = None  # for an incident about the station's protocol
 
 
 @dataclass(frozen=True)
@@ -351,7 +386,84 @@ def _facts(doc: ComplaintDoc, st: _Styles) -> list[Flowable]:
                 f"({escape(t('see_appendix'))})"
             )
         out.append(Paragraph("<br/>".join(lines), st.body))
+        if inc.protocol is not None:
+            out += _protocol(doc, inc.protocol, st)
         out.append(Spacer(1, 3))
+    return out
+
+
+PROTOCOL_VALUE_W = 30 * mm
+HIGHLIGHT = colors.HexColor("#ffd8a8")
+HEADER_BG = colors.HexColor("#eeeeee")
+
+
+def _protocol(doc: ComplaintDoc, table: ProtocolTable, st: _Styles) -> list[Flowable]:
+    """The protocol's figures, one column per source, differing figures highlighted; then
+    the control relations that fail, with both sides."""
+    t = functools.partial(text, doc.lang)
+    num = ParagraphStyle("num", parent=st.cell, alignment=TA_RIGHT)
+    num_bold = ParagraphStyle("num_bold", parent=num, fontName=FONT_BOLD)
+    head = ParagraphStyle("head", parent=st.cell, fontName=FONT_BOLD)
+    head_num = ParagraphStyle("head_num", parent=head, alignment=TA_RIGHT)
+    n = len(table.sources)
+    avail = PAGE_W - MARGIN_L - MARGIN_R
+    data: list[list[Any]] = [
+        [_p(t("protocol_line"), head)] + [_p(t(f"source_{s}"), head_num) for s in table.sources]
+    ]
+    style: list[tuple[Any, ...]] = [
+        ("FONTNAME", (0, 0), (-1, -1), FONT),
+        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+        ("TOPPADDING", (0, 0), (-1, -1), 1.5),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
+        ("BACKGROUND", (0, 0), (-1, 0), HEADER_BG),
+        ("LINEBELOW", (0, 0), (-1, 0), 0.6, colors.HexColor("#888888")),
+        ("LINEBELOW", (0, 1), (-1, -1), 0.25, colors.HexColor("#cccccc")),
+        ("LINEBEFORE", (1, 0), (-1, -1), 0.25, colors.HexColor("#cccccc")),
+    ]
+    candidates_started = False
+    for row in table.rows:
+        if row.is_candidate and not candidates_started:
+            candidates_started = True
+            style.append(("SPAN", (0, len(data)), (-1, len(data))))
+            data.append([_p(t("protocol_candidates"), head)] + [""] * n)
+        r = len(data)
+        differs = any(row.highlight)
+        label = Paragraph(("<b>%s</b>" if differs else "%s") % escape(row.label), st.cell)
+        cells: list[Any] = [label]
+        for c, (value, hl) in enumerate(zip(row.values, row.highlight, strict=True), 1):
+            shown = "\u2014" if value is None else str(value)
+            cells.append(Paragraph(escape(shown), num_bold if hl else num))
+            if hl:
+                style.append(("BACKGROUND", (c, r), (c, r), HIGHLIGHT))
+        data.append(cells)
+    grid = Table(
+        data,
+        colWidths=[avail - n * PROTOCOL_VALUE_W] + [PROTOCOL_VALUE_W] * n,
+        hAlign="LEFT",
+        repeatRows=1,
+    )
+    grid.setStyle(TableStyle(style))
+    heading = _p(t("protocol_heading"), st.heading)
+    legend = _p(t("protocol_legend").format(source=t(f"source_{table.reference}")), st.small)
+    out: list[Flowable] = [KeepTogether([heading, legend, Spacer(1, 2), grid])]
+    items: list[Flowable] = []
+    for f in table.failed:
+        sides = t("failed_sides").format(left=f.left, right=f.right, diff=f.left - f.right)
+        source = f"{t(f'source_{f.source}')}, {t(f'kind_{f.kind}')}"
+        items.append(
+            Paragraph(
+                f"\u2022 <b>{escape(source)}:</b> {escape(f.label)}. "
+                f"{escape(f.formula)}: <b>{escape(sides)}</b>",
+                st.body,
+            )
+        )
+    if not items:
+        items.append(_p(t("failed_none"), st.body))
+    # Each item whole on one page, and the heading never alone at the bottom of one.
+    out.append(KeepTogether([_p(t("failed_heading"), st.heading), items[0]]))
+    out += [KeepTogether([item]) for item in items[1:]]
+    if table.unchecked:
+        out.append(_p(t("failed_unchecked").format(n=table.unchecked), st.small))
     return out
 
 

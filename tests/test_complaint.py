@@ -503,3 +503,125 @@ def test_timestamp_server_gives_b_t(world: World, pki: Pki, tmp_path: Path, tsa:
     sig = js["signatures"][0]
     assert sig["level"] == "B-T" and sig["timestamp"] is not None
     assert pdfsig(out)["Signature Validation"] == "Signature is Valid."
+
+
+# --- an incident from a protocol finding -------------------------------------------------------
+
+
+def _pdf_text(path: Path) -> str:
+    out = subprocess.run(["pdftotext", "-raw", str(path), "-"], capture_output=True, text=True,
+                         check=True).stdout
+    return " ".join(out.split())
+
+
+@dataclass
+class ByWorld:
+    store: Store
+    finding: str  # the incident made from the discrepancy
+    carousel: str  # another incident at the same station
+
+
+@pytest.fixture
+def by_world(tmp_path: Path) -> Iterator[ByWorld]:
+    """Belarus 2020, station 01-010-0001: the observer's copy (with its photo) as the observers'
+    table has it; an "official" result with 200 votes moved between two candidates and line 3
+    raised by 20, so that two relations fail in the official protocol only."""
+    from app.discrepancies import incident_from_discrepancy
+    from app.elections import create_election
+    from app.protocols import ProtocolDraft, add_protocol, add_protocol_with_photos
+    from app.results_import import import_results
+    from tests.test_protocols import BY_0001, BY_0001_CANDIDATES
+
+    store = Store(tmp_path / "data")
+    create_election(store, "Belarus 2020", "2020-08-09", profile="by-2020-presidential")
+    header = "Код комиссии," + ",".join([*BY_0001, *BY_0001_CANDIDATES])
+    row = "01-010-0001," + ",".join(str(v) for v in [*BY_0001.values(),
+                                                     *BY_0001_CANDIDATES.values()])
+    csv_path = tmp_path / "observer.csv"
+    csv_path.write_text(f"{header}\n{row}\n", encoding="utf-8")
+    import_results(store, csv_path, "observer", create_stations=True)
+    add_protocol_with_photos(
+        store, ProtocolDraft("01-010-0001", "observer", BY_0001, BY_0001_CANDIDATES),
+        [PHOTOS / "gps_DSCN0010.jpg"],
+    )
+    official_cands = dict(BY_0001_CANDIDATES)
+    official_cands["Лукашенко Александр Григорьевич"] = 664
+    official_cands["Тихановская Светлана Георгиевна"] = 501
+    add_protocol(store, ProtocolDraft("01-010-0001", "official", {**BY_0001, "3": 1339},
+                                      official_cands))
+    inc = incident_from_discrepancy(store, "01-010-0001", "observer", lang="en")
+    other = add_incident(store, IncidentDraft(
+        "01-010-0001", "carousel", datetime(2020, 8, 9, 15, 0, tzinfo=timezone(timedelta(hours=3))),
+        "A group of voters came back with new ballots"))
+    yield ByWorld(store, inc.id, other.id)
+    store.close()
+
+
+@pytest.mark.parametrize("lang", ["en", "ru", "kk"])
+def test_complaint_about_a_discrepancy_has_the_protocol_table(
+    by_world: ByWorld, tmp_path: Path, lang: str
+) -> None:
+    out = tmp_path / f"finding-{lang}.pdf"
+    build_complaint(by_world.store, ComplaintDraft((by_world.finding,), lang=lang), out)
+    flat = _pdf_text(out)
+    heading = {"en": "Protocol figures", "ru": "Цифры протокола", "kk": "Хаттама сандары"}[lang]
+    assert heading in flat
+    columns = {"en": ("Observer's copy", "Official result"),
+               "ru": ("Копия наблюдателя", "Официальные данные"),
+               "kk": ("Байқаушы көшірмесі", "Ресми деректер")}[lang]
+    assert all(c in flat for c in columns)
+    # The differing lines: the label with both values in its row.
+    assert "Лукашенко Александр Григорьевич 464 664" in flat
+    assert "Тихановская Светлана Георгиевна 701 501" in flat
+    line3 = {"en": "3. Voters who took part", "ru": "3. Число избирателей, принявших участие",
+             "kk": "3. Дауыс беруге қатысқан сайлаушылар саны"}[lang]
+    assert line3 in flat and "1319 1339" in flat
+    # The failed relations, each with its kind, its terms and both sides.
+    if lang == "en":
+        assert ("Official result, hard: Took part (3) = early (3.1) + at home (3.2) + on "
+                "election day (3.3). 1339 = 252 + 4 + 1063: left side 1339, right side 1319 "
+                "(difference +20)") in flat
+        assert "Took part (3) = votes for candidates + against all (6) + invalid (8)" in flat
+        assert "1339 = 1218 + 96 + 5" in flat
+        assert "Observer's copy, hard" not in flat  # the observer's copy adds up
+    else:
+        assert "1339 = 252 + 4 + 1063" in flat and "1319" in flat
+
+
+def test_complaint_protocol_table_data(by_world: ByWorld) -> None:
+    """The plain data handed to the PDF: a column per source, only differing cells marked."""
+    from app.complaints import protocol_tables
+    from app.incidents import get_incident
+
+    finding = by_world.finding
+    incidents = [get_incident(by_world.store, i) for i in (finding, by_world.carousel)]
+    tables = protocol_tables(by_world.store, incidents, "en")
+    assert set(tables) == {finding}  # a carousel at the same station has no protocol table
+    table = tables[finding]
+    assert table.sources == ("observer", "official") and table.reference == "official"
+    marked = {r.label: r.values for r in table.rows if any(r.highlight)}
+    assert marked == {
+        "3. Voters who took part (ballots found in the boxes)": (1319, 1339),
+        "Лукашенко Александр Григорьевич": (464, 664),
+        "Тихановская Светлана Георгиевна": (701, 501),
+    }
+    for r in table.rows:
+        if any(r.highlight):
+            assert r.highlight == (True, False)  # the copy's figure, against the official one
+    # votes and parts (3 = ...: 1339 against 1319), stuffing (3 <= 2: 1339 against 1329)
+    assert sorted((f.source, f.kind, f.left, f.right) for f in table.failed) == [
+        ("official", "hard", 1339, 1319), ("official", "hard", 1339, 1319),
+        ("official", "hard", 1339, 1329),
+    ]
+
+
+def test_normal_incident_complaint_has_no_protocol_table(
+    world: World, by_world: ByWorld, tmp_path: Path
+) -> None:
+    for store, incident in ((world.store, world.with_photos),
+                            (by_world.store, by_world.carousel)):
+        out = tmp_path / "plain.pdf"
+        build_complaint(store, ComplaintDraft((incident,), lang="en"), out)
+        flat = _pdf_text(out)
+        assert "Protocol figures" not in flat and "Control relations that fail" not in flat
+        assert "Protocol line" not in flat

@@ -309,3 +309,36 @@ def cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Cli:
     c = Cli(tmp_path / "data", capsys)
     assert c("stations", "import", str(STATIONS / "almaty.csv"))[0] == 0
     return c
+
+
+# --- forensics: stations with incidents or failed checks are marked --------------------------
+
+
+def test_forensics_points_mark_incidents_and_failed_checks(tmp_path: Path) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from app.elections import create_election
+    from app.forensics import station_points
+    from app.incidents import IncidentDraft, add_incident
+    from app.results_import import import_results
+    from app.store import Store
+
+    with Store(tmp_path / "data") as store:
+        create_election(store, "Belarus 2020", "2020-08-09", profile="by-2020-presidential")
+        real = ROOT / "tests/fixtures/protocols/belarus-2020-observer-protocols.csv"
+        import_results(store, real, "observer", create_stations=True)
+        minsk = timezone(timedelta(hours=3))
+        for code in ("01-010-0021", "01-010-0004"):
+            add_incident(store, IncidentDraft(code, "carousel", datetime(2020, 8, 9, 15,
+                                                                         tzinfo=minsk), "x"))
+        data = station_points(store, "observer")
+    points = {p.code: p for p in data.points}
+    # 01-010-0021 in the real data: 782 = 240 + 94 + 782 ("parts") and 782 = 1081 + 34 + 1
+    # ("votes") both fail; and it has an incident, too.
+    assert points["01-010-0021"].failed == ("votes", "parts")
+    assert points["01-010-0021"].incidents == 1
+    assert points["01-010-0004"].incidents == 1 and points["01-010-0004"].marked
+    assert not points["01-010-0001"].marked  # every relation holds, no incident
+    assert data.with_incidents == 2
+    assert 40 <= data.with_failed_checks < len(data.points)
+    assert all(p.marked == bool(p.incidents or p.failed) for p in data.points)

@@ -16,14 +16,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.forensics import Forensics, station_points
+from app.forensics import Forensics, StationPoint, station_points
 from app.protocols import SOURCES
 from ui import dialogs, errors
 from ui.worker import Worker
 
 BINS = 50  # turnout in 2% steps
 MARGIN = 44.0
+LEGEND_H = 20.0  # the legend's row, between the title and the plot
 PNG_SIZE = (1200, 800)
+# Marks: every station, a station whose protocol fails a control relation, one with incidents.
+STATION_COLOR = QColor(21, 101, 192, 95)
+FAILED_COLOR = QColor("#ef6c00")
+INCIDENT_COLOR = QColor("#b71c1c")
+BAR_COLOR = QColor("#90caf9")
+MARKED_BAR_COLOR = QColor("#e65100")
 
 
 class Chart(QWidget):
@@ -35,6 +42,7 @@ class Chart(QWidget):
         self.title = ""
         self.x_label = ""
         self.y_label = ""
+        self.legend: list[tuple[str, str]] = []  # (mark, text): see draw_mark
         self.setMinimumSize(360, 260)
 
     def set_data(self, data: Forensics | None) -> None:
@@ -59,7 +67,30 @@ class Chart(QWidget):
         return image.save(str(path), "PNG")
 
     def plot_area(self, rect: QRectF) -> QRectF:
-        return rect.adjusted(MARGIN + 10, MARGIN, -MARGIN / 2, -MARGIN)
+        return rect.adjusted(MARGIN + 10, MARGIN + LEGEND_H, -MARGIN / 2, -MARGIN)
+
+    def draw_mark(self, painter: QPainter, mark: str, at: QPointF) -> None:
+        """One legend swatch (the same marks draw_data uses)."""
+        painter.save()
+        if mark in ("bar", "marked_bar"):
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(BAR_COLOR if mark == "bar" else MARKED_BAR_COLOR)
+            painter.drawRect(QRectF(at.x() - 5, at.y() - 5, 10, 10))
+        else:
+            draw_point(painter, mark, at)
+        painter.restore()
+
+    def draw_legend(self, painter: QPainter, area: QRectF) -> None:
+        metrics = painter.fontMetrics()
+        x = area.left()
+        y = area.top() - LEGEND_H / 2 - 4
+        for mark, label in self.legend:
+            self.draw_mark(painter, mark, QPointF(x + 6, y))
+            painter.setPen(QColor("#424242"))
+            width = metrics.horizontalAdvance(label) + 4
+            painter.drawText(QRectF(x + 16, y - 9, width, 18),
+                             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, label)
+            x += 16 + width + 18
 
     def draw(self, painter: QPainter, rect: QRectF) -> None:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
@@ -86,6 +117,7 @@ class Chart(QWidget):
         if self.data is None or not self.data.points:
             painter.drawText(area, Qt.AlignmentFlag.AlignCenter, self.empty_text())
             return
+        self.draw_legend(painter, area)
         self.draw_data(painter, area, self.data)
 
     def empty_text(self) -> str:
@@ -95,25 +127,53 @@ class Chart(QWidget):
         raise NotImplementedError
 
 
+def draw_point(painter: QPainter, mark: str, at: QPointF) -> None:
+    """A station on the scatter: a dot; a larger orange dot when its protocol fails a control
+    relation; a dark red ring around it when incidents were logged there."""
+    if mark == "station":
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(STATION_COLOR)
+        painter.drawEllipse(at, 2.4, 2.4)
+    elif mark == "failed":
+        painter.setPen(QPen(QColor("white"), 0.8))
+        painter.setBrush(FAILED_COLOR)
+        painter.drawEllipse(at, 3.6, 3.6)
+    elif mark == "incident":
+        painter.setPen(QPen(INCIDENT_COLOR, 1.8))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawEllipse(at, 6.0, 6.0)
+
+
 class TurnoutHistogram(Chart):
-    def counts(self) -> list[int]:
+    def counts(self, marked_only: bool = False) -> list[int]:
+        """Stations per 2% of turnout (marked_only: those with an incident or a failed check)."""
         counts = [0] * BINS
         for p in self.data.points if self.data else ():
-            counts[min(int(p.turnout * BINS), BINS - 1)] += 1
+            if p.marked or not marked_only:
+                counts[min(int(p.turnout * BINS), BINS - 1)] += 1
         return counts
 
     def draw_data(self, painter: QPainter, area: QRectF, data: Forensics) -> None:
-        counts = self.counts()
+        counts, marked = self.counts(), self.counts(marked_only=True)
         top = max(counts) or 1
         width = area.width() / BINS
         painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(QColor("#1565c0"))
-        for i, n in enumerate(counts):
-            h = area.height() * n / top
-            painter.drawRect(QRectF(area.left() + i * width + 1, area.bottom() - h, width - 2, h))
+        for color, values in ((BAR_COLOR, counts), (MARKED_BAR_COLOR, marked)):
+            painter.setBrush(color)  # the marked stations as the lower part of each bar
+            for i, n in enumerate(values):
+                h = area.height() * n / top
+                painter.drawRect(
+                    QRectF(area.left() + i * width + 1, area.bottom() - h, width - 2, h)
+                )
         painter.setPen(QColor("#424242"))
-        painter.drawText(QRectF(area.left() - MARGIN, area.top() - 8, MARGIN - 4, 16),
-                         Qt.AlignmentFlag.AlignRight, str(top))
+        step = next(n for n in (1, 2, 5, 10, 20, 50, 100, 200, 500, 10**9) if top / n <= 6)
+        for n in [*range(0, top, step), top]:  # round steps, and the tallest bar's count
+            if n != top and top - n < step / 2:
+                continue  # too close to the top's label
+            y = area.bottom() - area.height() * n / top
+            painter.drawLine(QPointF(area.left() - 4, y), QPointF(area.left(), y))
+            painter.drawText(QRectF(area.left() - MARGIN, y - 8, MARGIN - 6, 16),
+                             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, str(n))
 
 
 class TurnoutScatter(Chart):
@@ -122,12 +182,19 @@ class TurnoutScatter(Chart):
             y = area.bottom() - area.height() * pct / 100
             painter.drawText(QRectF(area.left() - MARGIN, y - 8, MARGIN - 4, 16),
                              Qt.AlignmentFlag.AlignRight, f"{pct}%")
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(QColor(198, 40, 40, 110))
+        def at(p: StationPoint) -> QPointF:
+            return QPointF(area.left() + area.width() * min(p.turnout, 1.0),
+                           area.bottom() - area.height() * min(p.leader_share, 1.0))
+
+        # Marked stations are drawn last, so no ordinary dot hides them.
         for p in data.points:
-            x = area.left() + area.width() * min(p.turnout, 1.0)
-            y = area.bottom() - area.height() * min(p.leader_share, 1.0)
-            painter.drawEllipse(QPointF(x, y), 2.2, 2.2)
+            draw_point(painter, "station", at(p))
+        for p in data.points:
+            if p.failed:
+                draw_point(painter, "failed", at(p))
+        for p in data.points:
+            if p.incidents:
+                draw_point(painter, "incident", at(p))
 
 
 class ForensicsWindow(QWidget):
@@ -203,6 +270,15 @@ class ForensicsWindow(QWidget):
         self.scatter.x_label = self.histogram.x_label
         leader = self.data.leader if self.data else ""
         self.scatter.y_label = self.tr("Share of {leader}").format(leader=leader)
+        self.histogram.legend = [
+            ("bar", self.tr("Other stations")),
+            ("marked_bar", self.tr("With an incident or a failed control relation")),
+        ]
+        self.scatter.legend = [
+            ("station", self.tr("Station")),
+            ("failed", self.tr("Protocol fails a control relation")),
+            ("incident", self.tr("Incident logged")),
+        ]
         if self.data is not None:
             self.summary.setText(self.tr("{count} stations; {skipped} without the figures "
                                          "needed").format(count=len(self.data.points),

@@ -5,15 +5,23 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QImage
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QImage, QPainter
 
 from app.country_profiles import get_profile
+from app.forensics import Forensics, StationPoint
 from app.protocols import ProtocolDraft, add_protocol, get_protocol
 from app.store import Store
 from tests.conftest import FIXTURES
 from tests.test_protocols import BY_0001, BY_0001_CANDIDATES
 from tests.ui.conftest import Messages, wait_idle
+from ui.forensics import (
+    FAILED_COLOR,
+    INCIDENT_COLOR,
+    MARKED_BAR_COLOR,
+    TurnoutHistogram,
+    TurnoutScatter,
+)
 from ui.main_window import MainWindow
 from ui.protocols import ProtocolEntry
 
@@ -193,3 +201,43 @@ def test_forensics_pictures_and_png(
     forensics.grab()
     wait_idle(qtbot, window)
     forensics.close()
+
+
+def test_forensics_marks_stations_with_incidents_or_failed_checks(qtbot: Any) -> None:
+    data = Forensics("official", "А", (
+        StationPoint("1", 0.50, 0.50),
+        StationPoint("2", 0.25, 0.75, failed=("parts",)),
+        StationPoint("3", 0.75, 0.25, incidents=2),
+    ), 0)
+    hist = TurnoutHistogram()
+    hist.set_data(data)
+    assert hist.counts()[25] == 1 and sum(hist.counts(marked_only=True)) == 2
+    scatter = TurnoutScatter()
+    qtbot.addWidget(scatter)
+    qtbot.addWidget(hist)
+    scatter.set_data(data)
+    image = QImage(1200, 800, QImage.Format.Format_ARGB32)
+    painter = QPainter(image)
+    scatter.draw(painter, QRectF(0, 0, 1200, 800))
+    painter.end()
+    area = scatter.plot_area(QRectF(0, 0, 1200, 800))
+
+    def at(turnout: float, share: float) -> tuple[int, int]:
+        return (round(area.left() + area.width() * turnout),
+                round(area.bottom() - area.height() * share))
+
+    x, y = at(0.25, 0.75)
+    assert image.pixelColor(x, y).name() == FAILED_COLOR.name()  # the orange dot
+    x, y = at(0.75, 0.25)
+    ring = [image.pixelColor(x + dx, y) for dx in (5, 6, 7)]  # antialiased: near the colour
+    assert any(c.red() > 150 and c.green() < 110 and c.blue() < 110 for c in ring), ring
+    assert image.pixelColor(x + 3, y).name() == "#ffffff"  # a ring, not a disc
+    x, y = at(0.5, 0.5)
+    assert image.pixelColor(x, y).name() not in (FAILED_COLOR.name(), INCIDENT_COLOR.name())
+    himage = QImage(1200, 800, QImage.Format.Format_ARGB32)
+    painter = QPainter(himage)
+    hist.draw(painter, QRectF(0, 0, 1200, 800))
+    painter.end()
+    harea = hist.plot_area(QRectF(0, 0, 1200, 800))
+    bar_x = round(harea.left() + harea.width() * (37.5 / 50))  # the 74-76% bin: station 3
+    assert himage.pixelColor(bar_x, round(harea.bottom()) - 5).name() == MARKED_BAR_COLOR.name()
