@@ -31,6 +31,7 @@ from storage.timeutil import utcnow
 
 MAX_BLOB = 4 * 1024 * 1024 * 1024  # one evidence file (a long video is the largest we expect)
 MAX_HASHES = 1000  # hashes in one "which do you lack?" question
+MAX_SEQ = 2**63 - 1  # a cursor beyond a 64-bit integer is refused (422), not a 500
 
 
 class ApiError(Exception):
@@ -344,7 +345,7 @@ def create_app(engine: Engine, blobs_dir: Path, max_body: int = wire.MAX_BODY) -
     @api.get("/v1/pull")
     def pull(
         who: Authed,
-        after: Annotated[int, Query(ge=0)] = 0,
+        after: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
         limit: Annotated[int, Query(ge=1, le=wire.MAX_BATCH)] = 200,
     ) -> PullPage:
         """The team's revisions after the cursor, in sequence order, a page at a time."""
@@ -440,7 +441,7 @@ def create_app(engine: Engine, blobs_dir: Path, max_body: int = wire.MAX_BODY) -
         request: Request,
         sha256: str,
         who: Authed,
-        offset: Annotated[int, Query(ge=0)],
+        offset: Annotated[int, Query(ge=0, le=MAX_BLOB)],
         size: Annotated[int, Query(ge=0, le=MAX_BLOB)],
     ) -> UploadState:
         """One chunk of an evidence file, at its offset; the last one is checked by its hash."""
@@ -459,7 +460,7 @@ def create_app(engine: Engine, blobs_dir: Path, max_body: int = wire.MAX_BODY) -
     def download(
         sha256: str,
         who: Authed,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_BLOB)] = 0,
         length: Annotated[int, Query(ge=1, le=wire.MAX_CHUNK)] = wire.MAX_CHUNK,
     ) -> Response:
         """A piece of an evidence file the team holds (X-Blob-Size says the whole size)."""

@@ -1,0 +1,299 @@
+"""Initial sync: 100k records from the team server into an empty laptop.
+
+The server's data is generated straight into its database (the wire bodies of one election and
+N stations created on another laptop, inserted with SQLAlchemy Core in large batches, numbered in
+the team's sequence as a push would). An empty, enrolled laptop then runs `sync_once` against the
+server's ASGI app in-process (no network: what is measured is the sync engine, not loopback).
+
+Baseline, same run: a bare SQLAlchemy Core bulk insert of the same rows (the station rows and
+their revision rows) into another empty laptop database, in one transaction.
+
+Target: >= 50k records/s; the ratio sync/bulk is printed.
+
+    python bench/sync_initial.py [--records N] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import httpx  # noqa: E402
+from sqlalchemy import Engine, insert, select, update  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
+
+from app.server.admin import add_device, create_team  # noqa: E402
+from app.server.api import create_app  # noqa: E402
+from app.server.db import open_server_db  # noqa: E402
+from app.server.models import Device, StoredRevision, Team  # noqa: E402
+from app.store import Store  # noqa: E402
+from app.sync.client import ASGITransport, enrol, sync_once  # noqa: E402
+from app.sync.wire import WireRevision  # noqa: E402
+from storage.models import Election, Revision, Station  # noqa: E402
+from storage.timeutil import from_utc_text  # noqa: E402
+
+TARGET_RATE = 50_000  # records/s
+URL = "http://server"
+BATCH = 10_000
+
+
+def _uuid() -> str:
+    return str(uuid.uuid4())
+
+
+class World:
+    """A team server (SQLite, in-process ASGI) with one team; laptops enrol into it."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.db = f"sqlite:///{root / 'server.db'}"
+        self.engine: Engine = open_server_db(self.db)
+        self.team = "bench"
+        create_team(self.db, self.team)
+        self.app = create_app(self.engine, root / "server-blobs")
+        self.http = httpx.Client(transport=ASGITransport(self.app), base_url=URL)
+        self.writer = _uuid()  # the (other) laptop that wrote the data
+        self.election = _uuid()
+        self._hlc = 1_710_000_000_000
+        self.stations: list[str] = []
+        self.heads: dict[str, str] = {}  # record -> its latest revision (an edit's parent)
+
+    def close(self) -> None:
+        self.http.close()
+        self.engine.dispose()
+
+    def laptop(self, name: str) -> Store:
+        store = Store(self.root / name)
+        enrol(store, URL, add_device(self.db, self.team, name).code, http=self.http)
+        return store
+
+    def hlc(self) -> str:
+        self._hlc += 1
+        return f"{self._hlc:013d}-00000-{self.writer}"
+
+    def _body(self, entity: str, record: str, op: str, fields: dict[str, Any]) -> dict[str, Any]:
+        rev_id, parent = _uuid(), self.heads.get(record)
+        self.heads[record] = rev_id
+        return {
+            "rev_id": rev_id,
+            "entity": entity,
+            "record_id": record,
+            "op": op,
+            "parents": [parent] if parent else [],
+            "device_id": self.writer,
+            "hlc": self.hlc(),
+            "fields": fields,
+            "created_at": "2024-03-17T09:30:00.000000Z",
+        }
+
+    def creates(self, n: int) -> Iterator[dict[str, Any]]:
+        """The wire bodies: the election (once), then n new stations."""
+        if not self.stations:
+            yield self._body(
+                "election",
+                self.election,
+                "create",
+                {
+                    "name": "Президентские выборы",
+                    "date": "2024-03-17",
+                    "kind": "presidential",
+                    "country_profile": "kz-presidential",
+                    "id": self.election,
+                    "deleted": False,
+                },
+            )
+        start = len(self.stations)
+        for k in range(start, start + n):
+            sid = _uuid()
+            self.stations.append(sid)
+            yield self._body(
+                "station",
+                sid,
+                "create",
+                {
+                    "election_id": self.election,
+                    "code": f"{k // 1000:02d}-{k % 1000:03d}-{k}",
+                    "name": f"УИК № {k}",
+                    "region": "Алматы",
+                    "district": ("Медеуский", "Бостандыкский", "Ауэзовский")[k % 3],
+                    "address": f"ул. Абая {k}",
+                    "commission": None,
+                    "registered_voters": 1000 + k % 2000,
+                    "lat": None,
+                    "lon": None,
+                    "id": sid,
+                    "deleted": False,
+                },
+            )
+
+    def edits(self, n: int, offset: int = 0) -> Iterator[dict[str, Any]]:
+        """n one-field edits of existing stations (spread over the whole list)."""
+        step = max(1, len(self.stations) // n)
+        for k in range(n):
+            sid = self.stations[(offset + k * step) % len(self.stations)]
+            yield self._body("station", sid, "update", {"registered_voters": 5000 + k + offset})
+
+    def store_on_server(self, bodies: Iterator[dict[str, Any]]) -> int:
+        """Insert wire bodies into the team's sequence, as pushes would; returns how many."""
+        done = 0
+        with Session(self.engine) as s, s.begin():
+            team = s.scalars(select(Team).where(Team.name == self.team)).one()
+            device = s.scalars(select(Device.id).where(Device.team_id == team.id)).first()
+            if device is None:  # the writer's device row (never used to sync here)
+                add_device(self.db, self.team, "writer")
+                device = s.scalars(select(Device.id).where(Device.team_id == team.id)).one()
+            seq = team.last_seq
+            batch: list[dict[str, Any]] = []
+
+            def flush() -> None:
+                if batch:
+                    s.execute(insert(StoredRevision), batch)
+                    batch.clear()
+
+            for body in bodies:
+                seq += 1
+                batch.append(
+                    {
+                        "team_id": team.id,
+                        "seq": seq,
+                        "rev_id": body["rev_id"],
+                        "body": body,
+                        "pushed_by": device,
+                    }
+                )
+                done += 1
+                if len(batch) >= BATCH:
+                    flush()
+            flush()
+            s.execute(update(Team).where(Team.id == team.id).values(last_seq=seq))
+        return done
+
+
+def server_bodies(world: World) -> list[tuple[int, dict[str, Any]]]:
+    with Session(world.engine) as s:
+        return [
+            (seq, body)
+            for seq, body in s.execute(
+                select(StoredRevision.seq, StoredRevision.body).order_by(StoredRevision.seq)
+            )
+        ]
+
+
+Rows = tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]
+
+
+def as_rows(pairs: list[tuple[int, dict[str, Any]]]) -> Rows:
+    """Elections, stations and revision rows, as a sync of these creations would leave them."""
+    elections, stations, revisions = [], [], []
+    for seq, b in pairs:
+        rev = WireRevision.from_json(b)
+        row = dict(b["fields"])
+        at = from_utc_text(rev.created_at)
+        row.update(rev=rev.rev_id, created_at=at, updated_at=at)
+        (elections if rev.entity == "election" else stations).append(row)
+        revisions.append(
+            {
+                "rev_id": rev.rev_id,
+                "entity": rev.entity,
+                "record_id": rev.record_id,
+                "op": rev.op,
+                "parents": list(rev.parents),
+                "device_id": rev.device_id,
+                "hlc": rev.hlc,
+                "fields": rev.fields,
+                "created_at": at,
+                "server_seq": seq,
+            }
+        )
+    return elections, stations, revisions
+
+
+def bulk_insert(store: Store, rows: Rows) -> None:
+    elections, stations, revisions = rows
+    with store.db.write() as s:
+        s.execute(insert(Election), elections)
+        for i in range(0, len(stations), BATCH):
+            s.execute(insert(Station), stations[i : i + BATCH])
+        for i in range(0, len(revisions), BATCH):
+            s.execute(insert(Revision), revisions[i : i + BATCH])
+
+
+def bulk_baseline(world: World, template: Path, into: Path) -> tuple[float, int]:
+    """The same rows by a bare Core bulk insert: records and their revisions, one transaction
+    (turning the wire bodies into rows is counted)."""
+    shutil.copytree(template, into)
+    pairs = server_bodies(world)
+    store = Store(into)
+    try:
+        t0 = time.perf_counter()
+        rows = as_rows(pairs)
+        bulk_insert(store, rows)
+        seconds = time.perf_counter() - t0
+    finally:
+        store.close()
+    return seconds, len(rows[1])
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--records", type=int, default=100_000)
+    ap.add_argument("--profile", action="store_true", help="print where the sync's time goes")
+    a = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="kua-bench-sync-") as tmp:
+        root = Path(tmp)
+        world = World(root)
+        try:
+            t0 = time.perf_counter()
+            n = world.store_on_server(world.creates(a.records))
+            print(f"server: {n} revisions generated in {time.perf_counter() - t0:.1f} s")
+            Store(root / "template").close()  # an empty, migrated laptop database
+            laptop = world.laptop("laptop")
+            profiler = cProfile.Profile() if a.profile else None
+            t0 = time.perf_counter()
+            if profiler:
+                profiler.enable()
+            report = sync_once(laptop, http=world.http)
+            if profiler:
+                profiler.disable()
+            sync_s = time.perf_counter() - t0
+            with laptop.db.read() as s:
+                have = len(s.scalars(select(Station.id)).all())
+            laptop.close()
+            assert have == a.records, (have, a.records)
+            assert report.pulled == n
+            bulk_s, rows = bulk_baseline(world, root / "template", root / "bulk")
+            assert rows == a.records
+        finally:
+            world.close()
+    rate = a.records / sync_s
+    print(
+        f"initial sync: {a.records} records in {sync_s:.2f} s = {rate:,.0f} records/s "
+        f"({report.pages} pages)"
+    )
+    print(
+        f"bulk insert:  {a.records} records in {bulk_s:.2f} s = {a.records / bulk_s:,.0f} records/s"
+    )
+    print(f"ratio sync/bulk: {sync_s / bulk_s:.1f}x")
+    ok = rate >= TARGET_RATE
+    print(f"target >= {TARGET_RATE:,} records/s: {'OK' if ok else 'MISSED'}")
+    if profiler:
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(35)
+        print(out.getvalue())
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
