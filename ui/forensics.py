@@ -5,13 +5,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPen, QTransform
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import (
+    QColor,
+    QHelpEvent,
+    QImage,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPen,
+    QTransform,
+)
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QToolTip,
     QVBoxLayout,
     QWidget,
 )
@@ -25,6 +35,7 @@ BINS = 50  # turnout in 2% steps
 MARGIN = 44.0
 LEGEND_H = 20.0  # the legend's row, between the title and the plot
 PNG_SIZE = (1200, 800)
+HIT_RADIUS = 6.0  # px: a click or hover this close to a dot is on its station
 # Marks: every station, a station whose protocol fails a control relation, one with incidents.
 STATION_COLOR = QColor(21, 101, 192, 95)
 FAILED_COLOR = QColor("#ef6c00")
@@ -177,14 +188,71 @@ class TurnoutHistogram(Chart):
 
 
 class TurnoutScatter(Chart):
+    """One dot per station; clicking a dot emits station_clicked with its code, hovering
+    names the station and its figures."""
+
+    station_clicked = Signal(str)
+
+    @staticmethod
+    def position(area: QRectF, p: StationPoint) -> QPointF:
+        """Where a station's dot is drawn in a plot area."""
+        return QPointF(area.left() + area.width() * min(p.turnout, 1.0),
+                       area.bottom() - area.height() * min(p.leader_share, 1.0))
+
+    def widget_position(self, p: StationPoint) -> QPointF:
+        """Where the station's dot is on the widget at its current size."""
+        return self.position(self.plot_area(QRectF(self.rect())), p)
+
+    def point_at(self, pos: QPointF) -> StationPoint | None:
+        """The station whose dot is nearest to pos (widget coordinates), within HIT_RADIUS."""
+        if self.data is None:
+            return None
+        area = self.plot_area(QRectF(self.rect()))
+        best, best_d2 = None, HIT_RADIUS * HIT_RADIUS
+        for p in self.data.points:
+            at = self.position(area, p)
+            d2 = (at.x() - pos.x()) ** 2 + (at.y() - pos.y()) ** 2
+            if d2 <= best_d2:
+                best, best_d2 = p, d2
+        return best
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        p = self.point_at(event.position())
+        if event.button() == Qt.MouseButton.LeftButton and p is not None:
+            self.station_clicked.emit(p.code)
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+
+    def event(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.ToolTip and isinstance(event, QHelpEvent):
+            p = self.point_at(QPointF(event.pos()))
+            if p is None:
+                QToolTip.hideText()
+                event.ignore()
+            else:
+                QToolTip.showText(event.globalPos(), self.tooltip(p), self)
+            return True
+        return super().event(event)
+
+    def tooltip(self, p: StationPoint) -> str:
+        text = self.tr("Station {code}: turnout {turnout}, {leader} {share}").format(
+            code=p.code, turnout=f"{p.turnout:.1%}",
+            leader=self.data.leader if self.data else "", share=f"{p.leader_share:.1%}")
+        if p.failed:
+            text += "\n" + self.tr("Fails: {relations}").format(relations=", ".join(p.failed))
+        if p.incidents:
+            text += "\n" + self.tr("Incidents: {count}").format(count=p.incidents)
+        return text + "\n" + self.tr("Click to open the station")
+
     def draw_data(self, painter: QPainter, area: QRectF, data: Forensics) -> None:
         for pct in range(0, 101, 20):
             y = area.bottom() - area.height() * pct / 100
             painter.drawText(QRectF(area.left() - MARGIN, y - 8, MARGIN - 4, 16),
                              Qt.AlignmentFlag.AlignRight, f"{pct}%")
+
         def at(p: StationPoint) -> QPointF:
-            return QPointF(area.left() + area.width() * min(p.turnout, 1.0),
-                           area.bottom() - area.height() * min(p.leader_share, 1.0))
+            return self.position(area, p)
 
         # Marked stations are drawn last, so no ordinary dot hides them.
         for p in data.points:
@@ -198,7 +266,11 @@ class TurnoutScatter(Chart):
 
 
 class ForensicsWindow(QWidget):
-    """Both pictures for one source of figures, with PNG export."""
+    """Both pictures for one source of figures, with PNG export. A click on a station's dot
+    emits station_chosen(code, source): the main window selects the station and shows its
+    protocol from that source with its checks."""
+
+    station_chosen = Signal(str, str)
 
     def __init__(self, storage: Worker, parent: QWidget | None = None) -> None:
         super().__init__(parent, Qt.WindowType.Window)
@@ -213,6 +285,8 @@ class ForensicsWindow(QWidget):
         self.summary = QLabel()
         self.histogram = TurnoutHistogram()
         self.scatter = TurnoutScatter()
+        self.scatter.station_clicked.connect(
+            lambda code: self.station_chosen.emit(code, str(self.source.currentData())))
         self.save_histogram = QPushButton()
         self.save_histogram.clicked.connect(lambda: self.export(self.histogram))
         self.save_scatter = QPushButton()

@@ -39,7 +39,7 @@ from app.incidents import (
     store_counts,
 )
 from app.taxonomy import LANGS
-from ui import dialogs
+from ui import dialogs, errors
 from ui.commands import DeleteIncident
 from ui.evidence import EvidencePanel
 from ui.filters import FilterBar
@@ -153,6 +153,7 @@ class MainWindow(QMainWindow):
         self._shortcuts: ShortcutsDialog | None = None
         self.composer: Any = None  # the open complaint composer, if any
         self.team_keys: Any = None
+        self.station_check: Any = None  # the protocol window opened from a picture
         lang = language.current
 
         self.incidents = IncidentTableModel(self._fetch_page, lang, self)
@@ -302,6 +303,7 @@ class MainWindow(QMainWindow):
         self.tools_menu = self.menuBar().addMenu("")
         self.tools_menu.addAction(a("protocol_entry", self.open_protocol_entry))
         self.tools_menu.addAction(a("forensics", self.open_forensics))
+        self.tools_menu.addAction(a("discrepancies", self.open_discrepancies))
         self.tools_menu.addSeparator()
         self.tools_menu.addAction(a("profile", self.edit_profile))
         self.tools_menu.addSeparator()
@@ -344,6 +346,7 @@ class MainWindow(QMainWindow):
             "complaint": self.tr("&Complaint…"),
             "protocol_entry": self.tr("Enter a &protocol…"),
             "forensics": self.tr("Election &forensics…"),
+            "discrepancies": self.tr("Disc&repancies…"),
             "profile": self.tr("Your &details…"),
             "team_keys": self.tr("&Team keys…"),
             "export_ca": self.tr("E&xport CA certificate…"),
@@ -585,8 +588,62 @@ class MainWindow(QMainWindow):
 
         window = ForensicsWindow(self.storage, self)
         window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        window.station_chosen.connect(self.show_station)
         self.forensics = window
         window.show()
+
+    def open_discrepancies(self) -> Any:
+        """Tools > Discrepancies: copies that differ from the official result; an incident
+        from a finding."""
+        from ui.discrepancies import DiscrepanciesWindow
+
+        window = DiscrepanciesWindow(self.storage, self.language.current, self)
+        window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        window.incident_created.connect(lambda _view: self.refresh_all())
+        window.station_chosen.connect(lambda code: self.select_station(code))
+        self.discrepancies = window
+        window.show()
+        return window
+
+    def select_station(self, code: str) -> bool:
+        """Choose the station in the station list (the incident list then shows its
+        incidents). False when the list does not have it."""
+        for row in range(self.stations.rowCount()):
+            index = self.stations.index(row, 0)
+            if index.data(CODE_ROLE) == code:
+                self.station_view.setCurrentIndex(index)
+                self.station_view.scrollTo(index)
+                return True
+        return False
+
+    def show_station(self, code: str, source: str = "official") -> None:
+        """A station chosen in a picture: selected in the list, and its protocol from that
+        source shown with its control relations in a protocol window (one at a time)."""
+        from app.protocols import current_profile, get_protocol
+        from ui.protocols import ProtocolEntry
+
+        self.select_station(code)
+        lang = self.language.current
+
+        def job(ctx: JobContext) -> Any:
+            return current_profile(ctx.store), get_protocol(ctx.store, code, source, lang)
+
+        def show(found: Any) -> None:
+            country_profile, view = found
+            if self.station_check is not None:
+                self.station_check.close()
+            entry = ProtocolEntry(self.storage, country_profile, lang, self)
+            entry.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            entry.destroyed.connect(lambda *_: self._forget_station_check(entry))
+            entry.show_protocol(view)
+            self.station_check = entry
+            entry.show()
+
+        self.storage.submit(job, show, lambda exc: errors.report(exc, self))
+
+    def _forget_station_check(self, entry: Any) -> None:
+        if self.station_check is entry:
+            self.station_check = None
 
     def edit_profile(self) -> None:
         from ui.profile_dialog import ProfileDialog

@@ -40,6 +40,7 @@ from app.protocols import (
     CheckResult,
     ProtocolConflict,
     ProtocolDraft,
+    ProtocolView,
     add_protocol_with_photos,
     check_figures,
     parse_count,
@@ -284,6 +285,21 @@ class ProtocolEntry(QWidget):
             item.setBackground(QBrush(QColor(bg)))
             item.setData(Qt.ItemDataRole.UserRole, (r.relation, r.status, r.kind))
             self.checks.addItem(item)
+
+    def show_protocol(self, view: ProtocolView) -> None:
+        """A stored protocol's figures in the form, checked (blank lines stay blank)."""
+        self.station.setText(view.station_code)
+        self.source.setCurrentIndex(self.source.findData(view.source))
+        self.entered_by.setText(view.entered_by or "")
+        for line_id, edit in self.fields.items():
+            value = view.lines.get(line_id)
+            edit.setText("" if value is None else str(value))
+        for name, votes in view.candidates.items():
+            self.set_candidate_votes(name, "" if votes is None else str(votes))
+        self.update_checks()
+        failed = sum(1 for r in self.results if r.status == "failed")
+        self.status.setText(self.tr("Stored protocol of station {station}: {count} relations "
+                                    "failed").format(station=view.station_code, count=failed))
 
     # --- photo ------------------------------------------------------------------------------
 
