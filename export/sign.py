@@ -53,6 +53,7 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from export.errors import ExportError
 from export.keys import common_name, fingerprint
+from storage.blobs import fsync_dir
 
 FIELD_NAME = "Signature1"
 TSA_TIMEOUT = 10.0
@@ -226,16 +227,6 @@ def _quiet_pyhanko() -> Iterator[None]:
             lg.setLevel(level)
 
 
-def _fsync_dir(path: Path) -> None:
-    if os.name == "nt":  # no directory fsync on Windows; NTFS journals the rename
-        return
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 @contextlib.contextmanager
 def atomic_output(out_path: Path) -> Iterator[Any]:
     """A file object (w+b) that becomes out_path only if the block completes."""
@@ -253,7 +244,7 @@ def atomic_output(out_path: Path) -> Iterator[Any]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    _fsync_dir(folder)
+    fsync_dir(folder)
 
 
 def check_writable(out_path: Path) -> None:

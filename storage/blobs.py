@@ -20,7 +20,8 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Make a rename or a new file in the folder durable (the folder's entry, not the data)."""
     if os.name == "nt":  # Windows has no directory fsync; NTFS journals the rename
         return
     fd = os.open(path, os.O_RDONLY)
@@ -59,7 +60,7 @@ class BlobStore:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        _fsync_dir(final.parent)
+        fsync_dir(final.parent)
         return digest
 
     def read(self, sha256: str) -> bytes:

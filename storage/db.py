@@ -13,7 +13,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, MetaData, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 import storage.revisions  # noqa: F401  (registers the revision/audit hook on every Session)
@@ -26,16 +26,57 @@ def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
     return not (type_ == "table" and (name or "").startswith("incident_fts"))
 
 
-def _alembic_config() -> Config:
+def alembic_config(script_location: Path) -> Config:
     cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("script_location", str(script_location))
     return cfg
 
 
-def head_revision() -> str:
-    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+def alembic_head(script_location: Path) -> str:
+    head = ScriptDirectory.from_config(alembic_config(script_location)).get_current_head()
     assert head is not None
     return head
+
+
+def alembic_upgrade(conn: Connection, script_location: Path, target: str = "head") -> None:
+    """Run the migrations of script_location on conn (their env.py uses it), then commit."""
+    cfg = alembic_config(script_location)
+    cfg.attributes["connection"] = conn
+    command.upgrade(cfg, target)
+    conn.commit()
+
+
+def run_migrations(metadata: MetaData, dev_url: str, **options: Any) -> None:
+    """The body of an Alembic env.py: migrate the connection handed over in the config's
+    attributes, or, from the `alembic` command line, the database at sqlalchemy.url (dev_url
+    by default) for developers writing a new migration."""
+    from alembic import context
+
+    connection = context.config.attributes.get("connection")
+    if connection is None:
+        url = context.config.get_main_option("sqlalchemy.url") or dev_url
+        connection = create_engine(url).connect()
+    context.configure(
+        connection=connection, target_metadata=metadata, render_as_batch=True, **options
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def set_sqlite_pragmas(dbapi_conn: Any) -> None:
+    """WAL, durable commits, foreign keys, and waiting for a lock instead of failing."""
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    # FULL: a commit is on disk when it returns. An import reported as done must survive a
+    # power cut; NORMAL in WAL mode could lose the last commits (it stays consistent, though).
+    cur.execute("PRAGMA synchronous=FULL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def head_revision() -> str:
+    return alembic_head(MIGRATIONS)
 
 
 def create_sqlite_engine(path: Path) -> Engine:
@@ -50,14 +91,7 @@ def create_sqlite_engine(path: Path) -> Engine:
     def _on_connect(dbapi_conn: Any, record: Any) -> None:
         # Transactions are begun by hand below (pysqlite's own BEGIN handling is unreliable).
         dbapi_conn.isolation_level = None
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        # FULL: a commit is on disk when it returns. An import reported as done must survive a
-        # power cut; NORMAL in WAL mode could lose the last commits (it stays consistent, though).
-        cur.execute("PRAGMA synchronous=FULL")
-        cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
-        cur.close()
+        set_sqlite_pragmas(dbapi_conn)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
@@ -74,11 +108,8 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def upgrade(engine: Engine, target: str = "head") -> None:
-    cfg = _alembic_config()
     with engine.connect() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, target)
-        conn.commit()
+        alembic_upgrade(conn, MIGRATIONS, target)
 
 
 def backup(path: Path, dest: Path) -> None:

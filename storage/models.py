@@ -26,16 +26,18 @@ from storage.timeutil import UTCDateTime, utcnow
 UUID = String(36)
 
 
+# Named constraints, so later migrations can alter them (SQLite batch mode needs the names).
+# The server's tables (app/server/models.py) use the same convention.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
 class Base(DeclarativeBase):
-    # Named constraints, so later migrations can alter them (SQLite batch mode needs the names).
-    metadata = MetaData(
-        naming_convention={
-            "ix": "ix_%(column_0_label)s",
-            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-            "pk": "pk_%(table_name)s",
-        }
-    )
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
 class Synced:

@@ -1,19 +1,30 @@
-"""Helpers shared by the sync tests: laptops (stores) with a little data, and their comparison."""
+"""Helpers shared by the sync tests: a team server in a child process, laptops (stores) with a
+little data, and their comparison."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
+import pytest
 from sqlalchemy import select
 
 from app.elections import create_election, import_stations
 from app.incidents import IncidentDraft, add_incident
 from app.store import Store
 from storage.models import SYNCED_MODELS, Evidence, SyncConflict
+
+ROOT = Path(__file__).parent.parent
 
 STATIONS_CSV = (
     "code,name,region,district,address\n"
@@ -91,3 +102,42 @@ def random_bytes(n: int, seed: int) -> bytes:
         block = hashlib.sha256(block).digest()
         out += block
     return bytes(out[:n])
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def running_server(root: Path, db: str,
+                   *options: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """The team server (main.py serve, blobs in root/blobs, output in root/server.log) on a free
+    loopback port: (its URL, its process) once it answers; stopped on exit if still running."""
+    root.mkdir(parents=True, exist_ok=True)
+    port = _free_port()
+    with open(root / "server.log", "w+b") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "main.py", "serve", "--db", db, "--blobs", str(root / "blobs"),
+             "--port", str(port), *options],
+            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:  # until it answers (polling, not a fixed sleep)
+            try:
+                if httpx.get(f"{url}/v1/hello", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log.seek(0)
+                pytest.fail(f"the server did not start: {log.read().decode()[-2000:]}")
+            time.sleep(0.05)
+        try:
+            yield url, proc
+        finally:
+            if proc.poll() is None:
+                proc.terminate()
+                proc.wait(20)

@@ -9,8 +9,6 @@ import json
 import os
 import socket
 import stat
-import subprocess
-import sys
 import time
 import zipfile
 from collections.abc import Iterator
@@ -36,9 +34,16 @@ from app.sync.client import SyncError, enrol, sync_once, sync_status
 from app.sync.conflicts import list_conflicts, resolve_conflict
 from app.sync.wire import WireRevision
 from storage.models import Revision
-from tests.sync_helpers import attach_bytes, incident, laptop, random_bytes, sha, snapshot
+from tests.sync_helpers import (
+    attach_bytes,
+    incident,
+    laptop,
+    random_bytes,
+    running_server,
+    sha,
+    snapshot,
+)
 
-ROOT = Path(__file__).parent.parent
 MAX_BODY = 2 * 1024 * 1024  # the test server's body limit (the default is larger)
 
 
@@ -54,12 +59,6 @@ class Server:
         return {d: add_device(self.db, name, d).code for d in devices}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("server")
@@ -71,44 +70,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         with engine.begin() as conn:
             conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
         engine.dispose()
-    port = _free_port()
-    log = open(root / "server.log", "w+b")  # noqa: SIM115 (closed below)
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "main.py",
-            "serve",
-            "--db",
-            db,
-            "--blobs",
-            str(root / "blobs"),
-            "--port",
-            str(port),
-            "--max-body",
-            str(MAX_BODY),
-        ],
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:  # wait until it answers (not a fixed sleep)
-        try:
-            if httpx.get(f"{url}/v1/hello", timeout=2).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            log.seek(0)
-            pytest.fail(f"the server did not start: {log.read().decode()[-2000:]}")
-        time.sleep(0.05)
-    try:
+    with running_server(root, db, "--max-body", str(MAX_BODY)) as (url, _proc):
         yield Server(url, db, root / "blobs")
-    finally:
-        proc.terminate()
-        proc.wait(20)
-        log.close()
 
 
 _teams = iter(range(10**6))

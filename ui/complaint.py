@@ -44,7 +44,7 @@ from app.incidents import EvidenceView, IncidentView, get_incident, incidents_by
 from app.profile import Applicant, get_applicant
 from app.taxonomy import LANGS
 from ui import dialogs, errors
-from ui.first_run import status_label
+from ui.applicant_form import status_label
 from ui.i18n import NATIVE_NAMES
 from ui.worker import Job, JobContext, Worker
 

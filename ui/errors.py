@@ -179,26 +179,27 @@ def _english(exc: BaseException, data_dir: Path) -> str:
 
 # --- errors a user can act on (KuaError) that the UI can still meet -----------------------
 
-_Rule = tuple["re.Pattern[str]", Callable[["re.Match[str]"], str]]
+# A pattern of app/'s English text, and its translation: {name} stands for the group name.
+_Rule = tuple["re.Pattern[str]", Callable[[], str]]
 
 
 def _known_rules() -> list[_Rule]:
     return [
         (re.compile(r"^station '(?P<code>[^']*)': no such station"),
-         lambda m: _tr("There is no station {code} in this election. Type its code or part of "
-                       "its name and choose it from the list.").format(code=m["code"])),
+         lambda: _tr("There is no station {code} in this election. Type its code or part of "
+                     "its name and choose it from the list.")),
         (re.compile(r"^text: (describe what happened|the description must not be empty)"),
-         lambda m: _tr("Describe what happened.")),
+         lambda: _tr("Describe what happened.")),
         (re.compile(r"^incident \S+: no such incident"),
-         lambda m: _tr("This incident no longer exists (it may have been deleted on another "
-                       "computer). Press F5 to refresh the list.")),
+         lambda: _tr("This incident no longer exists (it may have been deleted on another "
+                     "computer). Press F5 to refresh the list.")),
         (re.compile(r"^evidence \S+: no such evidence"),
-         lambda m: _tr("This photo is no longer stored. Press F5 to refresh the list.")),
+         lambda: _tr("This photo is no longer stored. Press F5 to refresh the list.")),
         (re.compile(r"^There is no election yet"),
-         lambda m: _tr("There is no election yet: import a station list or load the demo "
-                       "election from the File menu.")),
+         lambda: _tr("There is no election yet: import a station list or load the demo "
+                     "election from the File menu.")),
         (re.compile(r"^(?P<file>.+): cannot read the file"),
-         lambda m: _tr("Cannot read the file {file}.").format(file=m["file"])),
+         lambda: _tr("Cannot read the file {file}.")),
         *_complaint_rules(),
     ]
 
@@ -207,60 +208,54 @@ def _complaint_rules() -> list[_Rule]:
     """Signing keys, complaint export and team keys (export/sign.py, export/keys.py)."""
     return [
         (re.compile(r"^(?P<file>.+): wrong password, or not a PKCS#12"),
-         lambda m: _tr("The password does not open {file}, or the file is not a signing key "
-                       "(.p12/.pfx). Check the password and try again.").format(file=m["file"])),
+         lambda: _tr("The password does not open {file}, or the file is not a signing key "
+                     "(.p12/.pfx). Check the password and try again.")),
         (re.compile(r"^(?P<file>.+): holds no private key"),
-         lambda m: _tr("{file} holds no signing key with its certificate.").format(
-             file=m["file"])),
+         lambda: _tr("{file} holds no signing key with its certificate.")),
         (re.compile(r"^certificate of (?P<who>.+) expired on (?P<day>\S+?):"),
-         lambda m: _tr("The certificate of {who} expired on {day}: it can no longer sign. "
-                       "Issue a new signing key (Tools > Team keys).").format(
-                           who=m["who"], day=m["day"])),
+         lambda: _tr("The certificate of {who} expired on {day}: it can no longer sign. "
+                     "Issue a new signing key (Tools > Team keys).")),
         (re.compile(r"^certificate of (?P<who>.+) is not valid yet \(from (?P<day>[^)]+)\)"),
-         lambda m: _tr("The certificate of {who} is valid only from {day}. Check the "
-                       "computer's date.").format(who=m["who"], day=m["day"])),
+         lambda: _tr("The certificate of {who} is valid only from {day}. Check the "
+                     "computer's date.")),
         (re.compile(r"^certificate of (?P<who>.+) is not for signing"),
-         lambda m: _tr("The certificate of {who} is not meant for signing documents.").format(
-             who=m["who"])),
+         lambda: _tr("The certificate of {who} is not meant for signing documents.")),
         (re.compile(r"^(?P<path>.+): is a folder; give a file name"),
-         lambda m: _tr("{path} is a folder: give a file name ending in .pdf.").format(
-             path=m["path"])),
+         lambda: _tr("{path} is a folder: give a file name ending in .pdf.")),
         (re.compile(r"^cannot write to (?P<folder>.+?): no such folder"),
-         lambda m: _tr("The folder {folder} does not exist. Choose another place for the "
-                       "file.").format(folder=m["folder"])),
+         lambda: _tr("The folder {folder} does not exist. Choose another place for the "
+                     "file.")),
         (re.compile(r"^cannot write to (?P<folder>.+?): "),
-         lambda m: _tr("Kuä cannot write to the folder {folder}. Choose another place for the "
-                       "file.").format(folder=m["folder"])),
+         lambda: _tr("Kuä cannot write to the folder {folder}. Choose another place for the "
+                     "file.")),
         (re.compile(r"^(?P<file>.+): cannot write \("),
-         lambda m: _tr("Kuä cannot write {file}. Choose another place for the file.").format(
-             file=m["file"])),
+         lambda: _tr("Kuä cannot write {file}. Choose another place for the file.")),
         (re.compile(r"^evidence (?P<name>.+) \(\S+\) is missing from the data folder"),
-         lambda m: _tr("The photo {name} is missing from the data folder, so the complaint "
-                       "cannot include it. Leave it out, or restore the data folder from a "
-                       "copy.").format(name=m["name"])),
+         lambda: _tr("The photo {name} is missing from the data folder, so the complaint "
+                     "cannot include it. Leave it out, or restore the data folder from a "
+                     "copy.")),
         (re.compile(r"^evidence (?P<name>.+) \(\S+\) is corrupt"),
-         lambda m: _tr("The photo {name} has been changed or damaged since it was stored, so "
-                       "the complaint cannot include it as evidence.").format(name=m["name"])),
+         lambda: _tr("The photo {name} has been changed or damaged since it was stored, so "
+                     "the complaint cannot include it as evidence.")),
         (re.compile(r"^a complaint needs at least one incident"),
-         lambda m: _tr("Choose at least one incident for the complaint.")),
+         lambda: _tr("Choose at least one incident for the complaint.")),
         (re.compile(r"^the CA needs a name"),
-         lambda m: _tr("Give the team CA a name.")),
+         lambda: _tr("Give the team CA a name.")),
         (re.compile(r"^(?P<folder>.+): already holds a CA"),
-         lambda m: _tr("{folder} already holds a team CA: choose an empty folder.").format(
-             folder=m["folder"])),
+         lambda: _tr("{folder} already holds a team CA: choose an empty folder.")),
         (re.compile(r"^(?P<folder>.+): no team CA here"),
-         lambda m: _tr("There is no team CA in {folder}: choose the folder with "
-                       "ca-cert.pem and ca-key.pem.").format(folder=m["folder"])),
+         lambda: _tr("There is no team CA in {folder}: choose the folder with "
+                     "ca-cert.pem and ca-key.pem.")),
         (re.compile(r"^(?P<file>.+): the CA key is encrypted"),
-         lambda m: _tr("The team CA's key is protected by a password: enter it.")),
+         lambda: _tr("The team CA's key is protected by a password: enter it.")),
         (re.compile(r"^(?P<file>.+): wrong password or not a private key"),
-         lambda m: _tr("The password does not open the team CA's key.")),
+         lambda: _tr("The password does not open the team CA's key.")),
         (re.compile(r"^the signer needs a full name"),
-         lambda m: _tr("Enter the signer's full name.")),
+         lambda: _tr("Enter the signer's full name.")),
         (re.compile(r"^the PKCS#12 file needs a password"),
-         lambda m: _tr("The signing key needs a password.")),
+         lambda: _tr("The signing key needs a password.")),
         (re.compile(r"^(?P<file>.+): not a certificate"),
-         lambda m: _tr("{file} is not a certificate.").format(file=m["file"])),
+         lambda: _tr("{file} is not a certificate.")),
     ]
 
 
@@ -277,10 +272,10 @@ def timestamp_notice(notice: str) -> str:
 
 def translate_known(text: str) -> str | None:
     """A KuaError's English text in the interface language, if it is one we know."""
-    for pattern, make in _known_rules():
+    for pattern, template in _known_rules():
         match = pattern.match(text)
         if match:
-            return make(match)
+            return template().format(**match.groupdict())
     return None
 
 

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, QDate, QEvent, Signal
+from PySide6.QtCore import QDate, QEvent, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
-    QComboBox,
     QDateEdit,
     QFormLayout,
     QHBoxLayout,
@@ -23,12 +21,11 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from app.profile import APPLICANT_STATUSES, Applicant
+from app.profile import Applicant
 from app.taxonomy import LANGS
 from ui import dialogs
+from ui.applicant_form import ApplicantForm
 from ui.i18n import NATIVE_NAMES, Language
-
-_tr = partial(QCoreApplication.translate, "profile")
 
 
 @dataclass(frozen=True)
@@ -41,16 +38,6 @@ class FirstRunChoice:
     election_name: str
     election_date: str
     stations_csv: Path | None
-
-
-def status_label(key: str) -> str:
-    return {
-        "observer": _tr("Observer"),
-        "proxy": _tr("Candidate's proxy"),
-        "candidate": _tr("Candidate"),
-        "commission_member": _tr("Commission member with an advisory vote"),
-        "voter": _tr("Voter"),
-    }.get(key, key)
 
 
 class _Page(QWizardPage):
@@ -93,45 +80,22 @@ class LanguagePage(_Page):
 class ProfilePage(_Page):
     def __init__(self, applicant: Applicant) -> None:
         super().__init__()
-        self.intro = QLabel()
-        self.intro.setWordWrap(True)
-        self.full_name = QLineEdit(applicant.full_name)
-        self.status = QComboBox()
-        for key in APPLICANT_STATUSES:
-            self.status.addItem(key, key)
-        self.status.setCurrentIndex(max(0, self.status.findData(applicant.status)))
-        self.organization = QLineEdit(applicant.organization)
-        self.phone = QLineEdit(applicant.phone)
+        self.applicant_form = ApplicantForm(applicant)
+        self.full_name = self.applicant_form.full_name
+        self.status = self.applicant_form.status
+        self.organization = self.applicant_form.organization
+        self.phone = self.applicant_form.phone
+        self.phone.setPlaceholderText("+7 7XX XXX XX XX")
         self.registerField("full_name*", self.full_name)
-        self.form = QFormLayout()
-        self._labels = [QLabel() for _ in range(4)]
-        for label, field in zip(self._labels, (self.full_name, self.status, self.organization,
-                                               self.phone), strict=True):
-            label.setBuddy(field)
-            self.form.addRow(label, field)
         layout = QVBoxLayout(self)
-        layout.addWidget(self.intro)
-        layout.addLayout(self.form)
+        layout.addWidget(self.applicant_form)
         self.retranslate()
 
     def retranslate(self) -> None:
         self.setTitle(self.tr("Your details"))
-        self.intro.setText(self.tr(
-            "Complaints are filed in your name. These details go into each complaint; they "
-            "stay on this computer."))
-        for label, text in zip(self._labels, (
-            self.tr("&Full name"), self.tr("&Status"), self.tr("&Organization"),
-            self.tr("&Phone"),
-        ), strict=True):
-            label.setText(text)
-        for row in range(self.status.count()):
-            self.status.setItemText(row, status_label(self.status.itemData(row)))
-        self.full_name.setPlaceholderText(self.tr("Surname, name, patronymic"))
-        self.phone.setPlaceholderText("+7 7XX XXX XX XX")
 
     def applicant(self) -> Applicant:
-        return Applicant(self.full_name.text(), self.status.currentData(),
-                         self.organization.text(), self.phone.text())
+        return self.applicant_form.applicant()
 
 
 class ElectionPage(_Page):

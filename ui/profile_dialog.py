@@ -4,18 +4,14 @@ from __future__ import annotations
 
 from PySide6.QtCore import QEvent, Signal
 from PySide6.QtWidgets import (
-    QComboBox,
     QDialog,
     QDialogButtonBox,
-    QFormLayout,
-    QLabel,
-    QLineEdit,
     QVBoxLayout,
     QWidget,
 )
 
-from app.profile import APPLICANT_STATUSES, Applicant, set_applicant
-from ui.first_run import status_label
+from app.profile import Applicant, set_applicant
+from ui.applicant_form import ApplicantForm
 from ui.worker import Worker
 
 
@@ -28,45 +24,20 @@ class ProfileDialog(QDialog):
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._storage = storage
-        self.full_name = QLineEdit(applicant.full_name)
-        self.status = QComboBox()
-        for key in APPLICANT_STATUSES:
-            self.status.addItem(key, key)
-        self.status.setCurrentIndex(max(0, self.status.findData(applicant.status)))
-        self.organization = QLineEdit(applicant.organization)
-        self.phone = QLineEdit(applicant.phone)
-        self.note = QLabel()
-        self.note.setWordWrap(True)
-        form = QFormLayout()
-        self._labels = [QLabel() for _ in range(4)]
-        for label, field in zip(self._labels, (self.full_name, self.status, self.organization,
-                                               self.phone), strict=True):
-            label.setBuddy(field)
-            form.addRow(label, field)
+        self.applicant_form = ApplicantForm(applicant)
+        self.full_name = self.applicant_form.full_name
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save
                                         | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.accepted.connect(self.save)
         self.buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
-        layout.addWidget(self.note)
-        layout.addLayout(form)
+        layout.addWidget(self.applicant_form)
         layout.addWidget(self.buttons)
         self.retranslate()
         self.resize(520, self.sizeHint().height())
 
     def retranslate(self) -> None:
         self.setWindowTitle(self.tr("Your details"))
-        self.note.setText(self.tr(
-            "Complaints are filed in your name. These details go into each complaint; they "
-            "stay on this computer."))
-        for label, text in zip(self._labels, (
-            self.tr("&Full name"), self.tr("&Status"), self.tr("&Organization"),
-            self.tr("&Phone"),
-        ), strict=True):
-            label.setText(text)
-        for row in range(self.status.count()):
-            self.status.setItemText(row, status_label(self.status.itemData(row)))
-        self.full_name.setPlaceholderText(self.tr("Surname, name, patronymic"))
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.LanguageChange:
@@ -74,8 +45,7 @@ class ProfileDialog(QDialog):
         super().changeEvent(event)
 
     def applicant(self) -> Applicant:
-        return Applicant(self.full_name.text(), self.status.currentData(),
-                         self.organization.text(), self.phone.text())
+        return self.applicant_form.applicant()
 
     def save(self) -> None:
         applicant = self.applicant()

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from app.errors import InvalidInput, KuaError, NotFound
@@ -42,6 +42,13 @@ def _team(s: Session, name: str) -> Team:
     return team
 
 
+def _active_devices(team: Team, label: str) -> Select[Device]:
+    """The team's devices named label that are not revoked."""
+    return select(Device).where(
+        Device.team_id == team.id, Device.name == label, Device.revoked_at.is_(None)
+    )
+
+
 @dataclass(frozen=True)
 class Enrolment:
     team: str
@@ -61,11 +68,7 @@ def add_device(db_url: str, team_name: str, label: str) -> Enrolment:
     try:
         with Session(engine) as s, s.begin():
             team = _team(s, team_name)
-            taken = s.scalars(
-                select(Device).where(
-                    Device.team_id == team.id, Device.name == label, Device.revoked_at.is_(None)
-                )
-            ).first()
+            taken = s.scalars(_active_devices(team, label)).first()
             if taken is not None:
                 raise InvalidInput(f"team {team_name!r} already has a device {label!r}")
             expires = utcnow() + ENROL_VALID
@@ -88,11 +91,7 @@ def revoke_device(db_url: str, team_name: str, label: str) -> int:
     try:
         with Session(engine) as s, s.begin():
             team = _team(s, team_name)
-            devices = s.scalars(
-                select(Device).where(
-                    Device.team_id == team.id, Device.name == label, Device.revoked_at.is_(None)
-                )
-            ).all()
+            devices = s.scalars(_active_devices(team, label)).all()
             if not devices:
                 raise NotFound(f"team {team_name!r} has no active device {label!r}")
             for d in devices:

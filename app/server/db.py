@@ -5,29 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from app.errors import KuaError
+from storage.db import alembic_head, alembic_upgrade, set_sqlite_pragmas
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 VERSION_TABLE = "kua_server_version"
 
 
-def _config() -> Config:
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    return cfg
-
-
 def head() -> str:
-    rev = ScriptDirectory.from_config(_config()).get_current_head()
-    assert rev is not None
-    return rev
+    return alembic_head(MIGRATIONS)
 
 
 def make_engine(url: str) -> Engine:
@@ -41,28 +31,20 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn: Any, record: Any) -> None:
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=FULL")
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
-            cur.close()
+            set_sqlite_pragmas(dbapi_conn)
 
     return engine
 
 
 def upgrade(engine: Engine) -> None:
     """Bring the server's schema to the current version (creating it on first use)."""
-    cfg = _config()
     with engine.connect() as conn:
         current = MigrationContext.configure(
             conn, opts={"version_table": VERSION_TABLE}
         ).get_current_revision()
         if current == head():
             return
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
-        conn.commit()
+        alembic_upgrade(conn, MIGRATIONS)
 
 
 def open_server_db(url: str) -> Engine:

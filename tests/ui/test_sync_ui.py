@@ -5,9 +5,7 @@ way, the offline state with its retry schedule, and a window that stays responsi
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,7 +13,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from PySide6.QtCore import QTimer
 
@@ -31,13 +28,11 @@ from app.server.admin import add_device, create_team
 from app.store import Store
 from app.sync.client import enrol, sync_once
 from app.sync.conflicts import list_conflicts
-from tests.sync_helpers import attach_bytes
+from tests.sync_helpers import attach_bytes, running_server
 from tests.ui.conftest import REPORTS, Messages, wait_idle
 from tests.ui.test_main_window import shortcut
 from ui.main_window import MainWindow
 from ui.sync import RETRY_CAP_S, SYNC_INTERVAL_S, SyncController, retry_delay
-
-ROOT = Path(__file__).parents[2]
 
 
 class Server:
@@ -53,46 +48,16 @@ class Server:
         return {d: add_device(self.db, name, d).code for d in devices}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
-def running_server(root: Path) -> Iterator[tuple[Server, subprocess.Popen[bytes]]]:
-    root.mkdir(parents=True, exist_ok=True)
+def own_server(root: Path) -> Iterator[tuple[Server, subprocess.Popen[bytes]]]:
     db = f"sqlite:///{root / 'server.db'}"
-    port = _free_port()
-    with open(root / "server.log", "w+b") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "main.py", "serve", "--db", db, "--blobs", str(root / "blobs"),
-             "--port", str(port)],
-            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:  # until it answers (polling, not a fixed sleep)
-            try:
-                if httpx.get(f"{url}/v1/hello", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.seek(0)
-                pytest.fail(f"the server did not start: {log.read().decode()[-2000:]}")
-            time.sleep(0.05)
-        try:
-            yield Server(url, db), proc
-        finally:
-            if proc.poll() is None:
-                proc.terminate()
-                proc.wait(20)
+    with running_server(root, db) as (url, proc):
+        yield Server(url, db), proc
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with running_server(tmp_path_factory.mktemp("ui-server")) as (srv, _proc):
+    with own_server(tmp_path_factory.mktemp("ui-server")) as (srv, _proc):
         yield srv
 
 
@@ -303,7 +268,7 @@ def test_evidence_not_yet_arrived_shows_as_pending_not_as_an_error(
 def test_server_gone_shows_offline_and_retries_with_backoff(
         qtbot: Any, window: MainWindow, tmp_path: Path, messages: Messages) -> None:
     ctl = controller(window)
-    with running_server(tmp_path / "own-server") as (srv, proc):
+    with own_server(tmp_path / "own-server") as (srv, proc):
         enrol_window(qtbot, window, srv.url, srv.codes("this")["this"])
         assert window.sync_label.text() == "Online"
         proc.terminate()
