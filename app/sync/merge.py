@@ -12,6 +12,7 @@ wrong clock, because every revision and its values stay.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Sequence
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, inspect, select, update
+from sqlalchemy import delete, insert, inspect, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.errors import InvalidInput, NotFound
@@ -215,19 +216,23 @@ def apply_revisions(
     server_seqs: dict[str, int] | None = None,
 ) -> Applied:
     """Store the revisions this copy lacks and rebuild the records they touch, in the caller's
-    write transaction. Replaying revisions changes nothing (only marks them acknowledged)."""
+    write transaction. Replaying revisions changes nothing (only marks them acknowledged).
+
+    A record whose whole history arrives here (one creation and a line of edits, nothing of it
+    on this copy yet, no duplicate of it anywhere) is built in Python and inserted in bulk with
+    its peers; every other record is rebuilt one by one (rebuild). Both give the same rows."""
     begin_applying(session)
     seqs = server_seqs or {}
     result = Applied()
     unique = list({r.rev_id: r for r in revisions}.values())
     known: dict[str, Revision] = {}
     ids = [r.rev_id for r in unique]
-    for i in range(0, len(ids), _QUERY_CHUNK):
-        chunk = ids[i : i + _QUERY_CHUNK]
+    for chunk in _chunks(ids):
         known |= {
             r.rev_id: r for r in session.scalars(select(Revision).where(Revision.rev_id.in_(chunk)))
         }
-    touched: dict[tuple[str, str], None] = {}
+    touched: dict[tuple[str, str], list[WireRevision]] = {}
+    fresh: list[WireRevision] = []
     for rev in unique:
         seq = seqs.get(rev.rev_id)
         row = known.get(rev.rev_id)
@@ -236,18 +241,262 @@ def apply_revisions(
             if seq is not None and row.server_seq is None:
                 row.server_seq = seq
             continue
-        session.add(rev.to_row(seq))
+        fresh.append(rev)
         result.new += 1
         if rev.entity in ENTITIES:  # a newer app's entity is kept, and shown once we know it
-            touched[(rev.entity, rev.record_id)] = None
+            touched.setdefault((rev.entity, rev.record_id), []).append(rev)
     session.flush()
-    for entity, record_id in sorted(touched, key=lambda t: ORDER[t[0]]):
-        rebuild(session, entity, record_id)
-        result.records += 1
+    # Which records this copy already knows something of (before this batch is stored).
+    had: set[tuple[str, str]] = set()
+    for entity in {e for e, _ in touched}:
+        for chunk in _chunks(sorted(r for e, r in touched if e == entity)):
+            had |= {
+                (entity, r)
+                for r in session.scalars(
+                    select(Revision.record_id).where(
+                        Revision.entity == entity, Revision.record_id.in_(chunk)
+                    )
+                )
+            }
+    _insert_revisions(session, fresh, seqs)
+    by_entity: dict[str, dict[str, list[WireRevision]]] = {}
+    for (entity, record_id), revs in touched.items():
+        by_entity.setdefault(entity, {})[record_id] = revs
+    for entity in sorted(by_entity, key=lambda e: ORDER[e]):
+        _apply_entity(session, entity, by_entity[entity], had)
+        result.records += len(by_entity[entity])
+    session.flush()
     if result.new:
         me = device_id(session)
         audit.append(session, me, "sync", "revision", None, {"applied": result.new})
     return result
+
+
+def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
+    for i in range(0, len(values), _QUERY_CHUNK):
+        yield values[i : i + _QUERY_CHUNK]
+
+
+def _insert_revisions(session: Session, revs: Sequence[WireRevision], seqs: dict[str, int]) -> None:
+    """The new revisions, stored as WireRevision.to_row would, in one bulk insert."""
+    rows = [
+        {
+            "rev_id": r.rev_id,
+            "entity": r.entity,
+            "record_id": r.record_id,
+            "op": r.op,
+            "parents": list(r.parents),
+            "device_id": r.device_id,
+            "hlc": r.hlc,
+            "fields": r.fields,
+            "created_at": from_utc_text(r.created_at),
+            "server_seq": seqs.get(r.rev_id),
+        }
+        for r in revs
+    ]
+    if rows:
+        session.execute(insert(Revision.__table__), rows)  # type: ignore[arg-type]
+
+
+def _linear(revs: list[WireRevision]) -> list[WireRevision] | None:
+    """The revisions in clock order if they are one creation followed by a line of edits, each
+    the child of the one before (then no field has two writers to merge); otherwise None."""
+    chain = sorted(revs, key=lambda r: (r.hlc, r.rev_id))
+    if chain[0].op != "create" or chain[0].parents:
+        return None
+    for prev, rev in zip(chain, chain[1:], strict=False):
+        if rev.op == "create" or rev.parents != (prev.rev_id,):
+            return None
+    return chain
+
+
+@dataclass
+class _Shape:
+    """What building one entity's rows in Python needs to know of its table."""
+
+    columns: list[str]
+    targets: dict[str, str]  # reference column -> the entity it refers to
+    times: frozenset[str]  # UTCDateTime columns (revisions carry them as text)
+    defaults: dict[str, Callable[[], Any]]  # what an unset column gets on insert
+
+
+_SHAPES: dict[str, _Shape] = {}
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _shape(entity: str) -> _Shape:
+    shape = _SHAPES.get(entity)
+    if shape is None:
+        model = ENTITIES[entity]
+        table = model.__table__  # type: ignore[attr-defined]
+        defaults: dict[str, Callable[[], Any]] = {}
+        for column in table.columns:
+            default = column.default
+            if default is None:
+                continue
+            if default.is_callable:
+                defaults[column.key] = functools.partial(default.arg, None)
+            elif default.is_scalar:
+                defaults[column.key] = functools.partial(_same, default.arg)
+        shape = _Shape(
+            columns=_data_columns(model),
+            targets={
+                c.key: next(iter(c.foreign_keys)).column.table.name
+                for c in table.columns
+                if c.foreign_keys
+            },
+            times=frozenset(c.key for c in table.columns if isinstance(c.type, UTCDateTime)),
+            defaults=defaults,
+        )
+        _SHAPES[entity] = shape
+    return shape
+
+
+def _apply_entity(
+    session: Session,
+    entity: str,
+    records: dict[str, list[WireRevision]],
+    had: set[tuple[str, str]],
+) -> None:
+    """Build one entity's touched records in the order rebuild took them one by one: runs of
+    whole-history records in bulk, the others by rebuild at their place in that order. Runs
+    after every entity they may refer to is done (ORDER), so references resolve."""
+    model = ENTITIES[entity]
+    ids = list(records)
+    session.flush()
+    busy: set[str] = set()  # a row here already, or an alias (either side)
+    with session.no_autoflush:
+        for chunk in _chunks(ids):
+            busy |= set(session.scalars(select(model.id).where(model.id.in_(chunk))))
+            for alias, canon in session.execute(
+                select(RecordAlias.alias_id, RecordAlias.canonical_id).where(
+                    RecordAlias.entity == entity,
+                    or_(RecordAlias.alias_id.in_(chunk), RecordAlias.canonical_id.in_(chunk)),
+                )
+            ):
+                busy |= {alias, canon}
+    run: list[tuple[str, list[WireRevision]]] = []
+    for record_id, revs in records.items():
+        chain = None if (entity, record_id) in had or record_id in busy else _linear(revs)
+        if chain is not None:
+            run.append((record_id, chain))
+            continue
+        _insert_run(session, entity, run)
+        run = []
+        rebuild(session, entity, record_id)
+    _insert_run(session, entity, run)
+
+
+def _insert_run(session: Session, entity: str, run: list[tuple[str, list[WireRevision]]]) -> None:
+    """Insert records whose whole history is their chain, as rebuild would make them (no
+    conflicts, one head), in bulk. One that meets a natural-key twin (in the store, or earlier
+    in the run) is left to rebuild at its place, which merges the two; the rest follow it."""
+    while run:
+        session.flush()
+        with session.no_autoflush:
+            rows, stop = _fresh_rows(session, entity, run)
+            table = ENTITIES[entity].__table__  # type: ignore[attr-defined]
+            for i in range(0, len(rows), _QUERY_CHUNK):
+                session.execute(insert(table), rows[i : i + _QUERY_CHUNK])
+        if stop == len(run):
+            return
+        rebuild(session, entity, run[stop][0])
+        run = run[stop + 1 :]
+
+
+def _fresh_rows(
+    session: Session, entity: str, run: list[tuple[str, list[WireRevision]]]
+) -> tuple[list[dict[str, Any]], int]:
+    """The rows of run[:stop], where run[stop] is the first record rebuild must take (a twin,
+    or a natural key that is not plain text); stop == len(run) when there is none."""
+    shape = _shape(entity)
+    columns = set(shape.columns)
+    states: list[dict[str, Any]] = []
+    for _, chain in run:
+        state: dict[str, Any] = {}
+        for rev in chain:
+            for key, value in rev.fields.items():
+                if key in columns:
+                    state[key] = value
+        states.append(state)
+    # References to a merged duplicate mean the record it was merged into (normalize).
+    for key, target in shape.targets.items():
+        wanted = sorted({s[key] for s in states if isinstance(s.get(key), str)})
+        alias: dict[str, str] = {}
+        for chunk in _chunks(wanted):
+            alias |= dict(
+                session.execute(
+                    select(RecordAlias.alias_id, RecordAlias.canonical_id).where(
+                        RecordAlias.entity == target, RecordAlias.alias_id.in_(chunk)
+                    )
+                ).all()
+            )
+        if alias:
+            for state in states:
+                value = state.get(key)
+                if isinstance(value, str) and value in alias:
+                    state[key] = alias[value]
+    keys = NATURAL_KEYS.get(entity, ())
+    taken = _keys_present(session, entity, keys, states) if keys else set()
+    rows: list[dict[str, Any]] = []
+    for stop, ((record_id, chain), state) in enumerate(zip(run, states, strict=True)):
+        if keys and all(k in state for k in keys):  # rebuild compares only complete keys
+            value = tuple(state[k] for k in keys)
+            if value in taken or not all(isinstance(v, str) for v in value):
+                return rows, stop
+            taken.add(value)
+        deleted = False
+        for rev in chain:
+            if DELETED in rev.fields:
+                deleted = bool(rev.fields[DELETED])
+        # As rebuild's new row: a value left None (or unwritten) takes the column's default.
+        row: dict[str, Any] = {"id": record_id}
+        for key in shape.columns:
+            value = state.get(key)
+            if value is None:
+                default = shape.defaults.get(key)
+                value = default() if default is not None else None
+            elif key in shape.times and isinstance(value, str):
+                value = from_utc_text(value)
+            row[key] = value
+        row[DELETED] = deleted
+        row["rev"] = chain[-1].rev_id
+        row["created_at"] = created = from_utc_text(chain[0].created_at)
+        row["updated_at"] = max([created, *(from_utc_text(r.created_at) for r in chain[1:])])
+        rows.append(row)
+    return rows, len(run)
+
+
+def _keys_present(
+    session: Session, entity: str, keys: tuple[str, ...], states: list[dict[str, Any]]
+) -> set[tuple[Any, ...]]:
+    """Which of these states' natural keys (plain text ones) a stored record has."""
+    wanted = sorted(
+        {
+            value
+            for value in (tuple(s[k] for k in keys) for s in states if all(k in s for k in keys))
+            if all(isinstance(v, str) for v in value)
+        }
+    )
+    table = ENTITIES[entity].__table__  # type: ignore[attr-defined]
+    names = [f'"{table.c[k].name}"' for k in keys]
+    present: set[tuple[Any, ...]] = set()
+    step = _QUERY_CHUNK // len(keys)
+    for i in range(0, len(wanted), step):
+        chunk = wanted[i : i + step]
+        # A join on a VALUES list: SQLite searches the key's index once per row of it.
+        rows = ", ".join(["(" + ", ".join("?" * len(keys)) + ")"] * len(chunk))
+        on = " AND ".join(f"t.{n} = v.column{j + 1}" for j, n in enumerate(names))
+        sql = (
+            f"SELECT {', '.join('t.' + n for n in names)} "
+            f'FROM (VALUES {rows}) AS v JOIN "{table.name}" AS t ON {on}'
+        )
+        params = tuple(v for value in chunk for v in value)
+        present |= {tuple(found) for found in session.connection().exec_driver_sql(sql, params)}
+    return present
 
 
 def canonical_id(session: Session, entity: str, record_id: str) -> str:
