@@ -18,18 +18,13 @@ from PySide6.QtGui import (
     QGuiApplication,
     QImage,
     QKeySequence,
-    QPainter,
     QPixmap,
     QUndoStack,
-    QWheelEvent,
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
     QFormLayout,
-    QGraphicsPixmapItem,
-    QGraphicsScene,
-    QGraphicsView,
     QHBoxLayout,
     QLabel,
     QListView,
@@ -47,6 +42,7 @@ from app.store import Store
 from ui import dialogs, errors
 from ui.commands import DetachEvidence
 from ui.models import EvidenceListModel
+from ui.photo_view import ZOOM_STEP, PhotoView
 from ui.worker import Job, JobContext, Worker
 
 # Photo decoding processes: all cores but one, which stays free for the UI thread (with every
@@ -469,33 +465,6 @@ class EvidencePanel(QWidget):
             self.viewers.remove(viewer)
 
 
-class ZoomView(QGraphicsView):
-    """Wheel or Ctrl +/- zooms around the cursor, dragging pans, 0 fits the photo."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
-        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
-        self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-        self.fitted = True
-
-    def zoom(self, factor: float) -> None:
-        self.fitted = False
-        self.scale(factor, factor)
-
-    def fit(self) -> None:
-        self.fitted = True
-        self.fitInView(self.sceneRect(), Qt.AspectRatioMode.KeepAspectRatio)
-
-    def wheelEvent(self, event: QWheelEvent) -> None:
-        self.zoom(1.25 if event.angleDelta().y() > 0 else 0.8)
-
-    def resizeEvent(self, event: Any) -> None:
-        super().resizeEvent(event)
-        if self.fitted:
-            self.fit()
-
-
 class PhotoViewer(QDialog):
     """One photo with what makes it evidence: its SHA-256, capture time, place and camera."""
 
@@ -504,12 +473,7 @@ class PhotoViewer(QDialog):
         self.evidence = evidence
         self.pending = False  # the photo's bytes have not arrived from the team yet
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        self.scene = QGraphicsScene(self)
-        self.item = QGraphicsPixmapItem()
-        self.item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
-        self.scene.addItem(self.item)
-        self.view = ZoomView()
-        self.view.setScene(self.scene)
+        self.view = PhotoView()
         self.status = QLabel()
         self.status.setAlignment(Qt.AlignmentFlag.AlignCenter)
 
@@ -572,7 +536,7 @@ class PhotoViewer(QDialog):
             self.status.setText(self.tr(
                 "Evidence pending: this photo has not arrived from the team server yet. It "
                 "comes with a later sync."))
-        elif self.item.pixmap().isNull():
+        elif self.view.item is None:
             self.status.setText(self.tr("Loading the photo…"))
         else:
             self.status.setText(self.tr("Wheel or Ctrl +/− to zoom, drag to move, 0 to fit."))
@@ -583,9 +547,7 @@ class PhotoViewer(QDialog):
         super().changeEvent(event)
 
     def set_image(self, image: QImage) -> None:
-        self.item.setPixmap(QPixmap.fromImage(image))
-        self.scene.setSceneRect(self.item.boundingRect())
-        self.view.fit()
+        self.view.set_image(image)
         self.retranslate()
 
     def show_pending(self) -> None:
@@ -610,9 +572,9 @@ class PhotoViewer(QDialog):
     def keyPressEvent(self, event: Any) -> None:
         key = event.key()
         if key in (Qt.Key.Key_Plus, Qt.Key.Key_Equal):
-            self.view.zoom(1.25)
+            self.view.zoom_by(ZOOM_STEP)
         elif key == Qt.Key.Key_Minus:
-            self.view.zoom(0.8)
+            self.view.zoom_by(1 / ZOOM_STEP)
         elif key == Qt.Key.Key_0:
             self.view.fit()
         else:

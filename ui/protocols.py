@@ -8,18 +8,14 @@ typed, no store); loading the photo and saving go through the storage worker.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QEvent, Qt
-from PySide6.QtGui import QBrush, QColor, QImage, QImageReader, QPixmap, QWheelEvent
+from PySide6.QtGui import QBrush, QColor, QImage, QImageReader
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
-    QGraphicsPixmapItem,
-    QGraphicsScene,
-    QGraphicsView,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -46,6 +42,7 @@ from app.protocols import (
     parse_count,
 )
 from ui import dialogs, errors
+from ui.photo_view import ZOOM_STEP, PhotoView
 from ui.worker import JobContext, Worker
 
 COLORS = {  # (text, background) per status and kind
@@ -56,7 +53,6 @@ COLORS = {  # (text, background) per status and kind
     ("unknown", "hard"): ("#616161", "#ffffff"),
     ("unknown", "soft"): ("#616161", "#ffffff"),
 }
-ZOOM_STEP = 1.25
 
 
 def read_photo(path: Path) -> QImage:
@@ -67,54 +63,6 @@ def read_photo(path: Path) -> QImage:
     if image.isNull():
         raise ValueError(f"{path.name}: {reader.errorString()}")
     return image
-
-
-class PhotoView(QGraphicsView):
-    """The protocol photo: Ctrl+wheel or the buttons zoom, rotate turns by 90 degrees."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setScene(QGraphicsScene(self))
-        self.item: QGraphicsPixmapItem | None = None
-        self.angle = 0
-        self.zoom = 1.0
-        self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
-        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
-
-    def set_image(self, image: QImage) -> None:
-        self.scene().clear()
-        self.item = self.scene().addPixmap(QPixmap.fromImage(image))
-        self.item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
-        self.scene().setSceneRect(self.item.boundingRect())
-        self.angle, self.zoom = 0, 1.0
-        self.fit()
-
-    def _apply(self) -> None:
-        self.resetTransform()
-        self.rotate(self.angle)
-        self.scale(self.zoom, self.zoom)
-
-    def fit(self) -> None:
-        if self.item is None:
-            return
-        self.resetTransform()
-        self.rotate(self.angle)
-        self.fitInView(self.item, Qt.AspectRatioMode.KeepAspectRatio)
-        self.zoom = math.hypot(self.transform().m11(), self.transform().m12())
-
-    def zoom_by(self, factor: float) -> None:
-        self.zoom = max(0.05, min(self.zoom * factor, 20.0))
-        self._apply()
-
-    def rotate_by(self, degrees: int) -> None:
-        self.angle = (self.angle + degrees) % 360
-        self._apply()
-
-    def wheelEvent(self, event: QWheelEvent) -> None:
-        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
-            self.zoom_by(ZOOM_STEP if event.angleDelta().y() > 0 else 1 / ZOOM_STEP)
-        else:
-            super().wheelEvent(event)
 
 
 class ProtocolEntry(QWidget):
@@ -130,7 +78,7 @@ class ProtocolEntry(QWidget):
         self.results: list[CheckResult] = []
         self.saved_id: str | None = None
 
-        self.photo = PhotoView()
+        self.photo = PhotoView(wheel_zooms=False)
         self.open_button = QPushButton()
         self.open_button.clicked.connect(self.choose_photo)
         self.zoom_in = QPushButton("+")

@@ -124,19 +124,20 @@ def test_viewer_shows_photo_oriented_with_provenance(qtbot: Any, window: MainWin
     by_name = {e.original_name: e for e in window.evidence.model.items}
     rotated = by_name["orientation_landscape_6.jpg"]
     viewer = window.evidence.open_viewer(rotated)
-    qtbot.waitUntil(lambda: not viewer.item.pixmap().isNull(), timeout=10_000)
-    pixmap = viewer.item.pixmap()
+    qtbot.waitUntil(lambda: viewer.view.item is not None, timeout=10_000)
+    assert viewer.view.item is not None
+    pixmap = viewer.view.item.pixmap()
     # Stored as portrait pixels with EXIF orientation 6: shown turned, as the landscape it is.
     assert rotated.orientation == 6
     assert pixmap.width() > pixmap.height()
     assert viewer.fields["sha256"].text().replace("\n", "") == rotated.sha256
-    viewer.view.zoom(2.0)
+    viewer.view.zoom_by(2.0)
     assert not viewer.view.fitted
     viewer.close()
     gps = window.evidence.open_viewer(by_name["gps_DSCN0010.jpg"])
     assert gps.fields["gps"].text() != "—"
     assert gps.fields["camera"].text() != "—"
-    qtbot.waitUntil(lambda: not gps.item.pixmap().isNull(), timeout=10_000)
+    qtbot.waitUntil(lambda: gps.view.item is not None, timeout=10_000)
     gps.close()
     wait_idle(qtbot, window)
 
