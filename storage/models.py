@@ -53,11 +53,16 @@ class Synced:
     BOOKKEEPING = frozenset({"created_at", "updated_at", "rev", "num"})
     # Sync merges field by field unless a model says its fields only make sense together.
     MERGE_AS_UNIT: ClassVar[bool] = False
+    # What makes two copies' records the same record (a station's code within its election).
+    # Fixed at creation: sync recognises twins from their creations alone, so whether two
+    # records are one never depends on the order edits arrive in.
+    NATURAL_KEY: ClassVar[tuple[str, ...]] = ()
 
 
 class Election(Synced, Base):
     __tablename__ = "election"
     __table_args__ = (UniqueConstraint("name", "date"),)
+    NATURAL_KEY = ("name", "date")
 
     name: Mapped[str] = mapped_column(String(200))
     date: Mapped[str] = mapped_column(String(10))  # ISO date: an election day has no time zone
@@ -77,6 +82,7 @@ class Candidate(Synced, Base):
 class Station(Synced, Base):
     __tablename__ = "station"
     __table_args__ = (UniqueConstraint("election_id", "code"),)
+    NATURAL_KEY = ("election_id", "code")
 
     election_id: Mapped[str] = mapped_column(ForeignKey("election.id"))
     code: Mapped[str] = mapped_column(String(40))
@@ -144,6 +150,7 @@ class Protocol(Synced, Base):
     # Sync merges a protocol as one unit: its figures must add up, so two people's edits are
     # never mixed line by line. Every revision of a protocol carries all its fields.
     MERGE_AS_UNIT: ClassVar[bool] = True
+    NATURAL_KEY = ("station_id", "source")
 
     station_id: Mapped[str] = mapped_column(ForeignKey("station.id"), index=True)
     source: Mapped[str] = mapped_column(String(20))  # observer, posted, official

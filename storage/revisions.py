@@ -106,6 +106,12 @@ def _write_revisions(session: Session, flush_context: Any, instances: Any) -> No
                         fields[key] = _plain(getattr(obj, key))
                 if not fields:
                     continue
+                fixed = sorted(set(fields) & set(obj.NATURAL_KEY))
+                if fixed:
+                    raise ValueError(
+                        f"{type(obj).__name__}.{', '.join(fixed)} identifies the record and is "
+                        "fixed at creation; delete it and create another instead"
+                    )
                 if obj.MERGE_AS_UNIT and set(fields) - {"deleted"}:
                     # The whole unit travels, so a merge never mixes two people's figures.
                     unit = (k for k in data_fields(obj) if k not in ("id", "deleted"))

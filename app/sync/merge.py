@@ -44,11 +44,9 @@ ORDER = {name: i for i, name in enumerate(ENTITIES)}  # elections before station
 # A station is the same station on every laptop if its code within the election is; an election
 # is the same if its name and day are. Two copies that imported the same list merge into one.
 # A station's protocol from one source is one protocol: two laptops entering it become one
-# record, and differing figures a conflict.
+# record, and differing figures a conflict. The key is the one the record was created with.
 NATURAL_KEYS: dict[str, tuple[str, ...]] = {
-    "election": ("name", "date"),
-    "station": ("election_id", "code"),
-    "protocol": ("station_id", "source"),
+    name: model.NATURAL_KEY for name, model in ENTITIES.items() if model.NATURAL_KEY
 }
 DELETED = "deleted"
 _QUERY_CHUNK = 500  # ids per IN (...): SQLite limits the number of bound parameters
@@ -138,7 +136,15 @@ def merge_revisions(
         return Candidate(rev.rev_id, rev.device_id, rev.hlc, _at(rev), value)
 
     merged = Merged()
-    columns = _data_columns(model)
+    # The natural key is what the record was created with (twins were created with the same
+    # one). A later write to it (only a foreign client could make one) stays in the history.
+    keys = model.NATURAL_KEY
+    creations = sorted((r for r in revs if r.op == "create"), key=_order)
+    for k in keys:
+        given = [r for r in creations if k in r.fields]
+        if given:
+            merged.state[k] = norm(k, given[0].fields[k])
+    columns = [c for c in _data_columns(model) if c not in keys]
     groups = [(WHOLE_RECORD, columns)] if model.MERGE_AS_UNIT else [(c, [c]) for c in columns]
     for name, members in groups:
         writers = [r for r in revs if any(m in r.fields for m in members)]
@@ -414,6 +420,7 @@ def _fresh_rows(
     or a natural key that is not plain text); stop == len(run) when there is none."""
     shape = _shape(entity)
     columns = set(shape.columns)
+    keys = NATURAL_KEYS.get(entity, ())
     states: list[dict[str, Any]] = []
     for _, chain in run:
         state: dict[str, Any] = {}
@@ -421,6 +428,10 @@ def _fresh_rows(
             for key, value in rev.fields.items():
                 if key in columns:
                     state[key] = value
+        for key in keys:  # as merge_revisions: the key the record was created with
+            state.pop(key, None)
+            if key in chain[0].fields:
+                state[key] = chain[0].fields[key]
         states.append(state)
     # References to a merged duplicate mean the record it was merged into (normalize).
     for key, target in shape.targets.items():
@@ -439,7 +450,6 @@ def _fresh_rows(
                 value = state.get(key)
                 if isinstance(value, str) and value in alias:
                     state[key] = alias[value]
-    keys = NATURAL_KEYS.get(entity, ())
     taken = _keys_present(session, entity, keys, states) if keys else set()
     rows: list[dict[str, Any]] = []
     for stop, ((record_id, chain), state) in enumerate(zip(run, states, strict=True)):
@@ -653,7 +663,7 @@ def resolve(session: Session, conflict: str, take: str | dict[str, Any]) -> str:
         raise NotFound(f"conflict {conflict}: no such open conflict (see `conflicts list`)")
     model = ENTITIES[row.entity]
     me = device_id(session)
-    columns = _data_columns(model)
+    columns = [c for c in _data_columns(model) if c not in model.NATURAL_KEY]
     current = _find(session, model, row.record_id)
     if isinstance(take, str):
         mine = [c for c in row.candidates if c["device"] == me]
