@@ -222,7 +222,8 @@ class Revision(Base):
     op: Mapped[str] = mapped_column(String(10))  # create, update, delete, restore
     parents: Mapped[list[str]] = mapped_column(JSON, default=list)
     device_id: Mapped[str] = mapped_column(UUID)
-    hlc: Mapped[str] = mapped_column(String(40), index=True)
+    # 13-digit ms, 5-digit counter, device UUID: 56 characters (storage.revisions.next_hlc)
+    hlc: Mapped[str] = mapped_column(String(64), index=True)
     fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     server_seq: Mapped[int | None] = mapped_column(Integer, index=True)

@@ -272,6 +272,59 @@ def test_database_from_first_migration_opens_in_latest_with_all_rows(tmp_path: P
     assert (data / f"kua.db.before-{head_revision()}").exists()  # the copy taken before upgrading
 
 
+def _rows(path: Path) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every table but the migration marker and the full-text index's own."""
+    con = sqlite3.connect(path)
+    try:
+        tables = [
+            name
+            for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            if name != "alembic_version" and not name.startswith("incident_fts")
+        ]
+        return {t: sorted(con.execute(f'SELECT * FROM "{t}"'), key=repr) for t in tables}
+    finally:
+        con.close()
+
+
+def test_store_at_0003_with_revisions_upgrades_to_0004_losing_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """0004 rebuilds the revision table (SQLite batch mode): every row must come through."""
+    import storage.db
+
+    data = tmp_path / "data"
+    with monkeypatch.context() as m:  # the app as released with 0003
+        m.setattr(storage.db, "head_revision", lambda: "0003")
+        m.setattr(storage.db, "upgrade", lambda engine: upgrade(engine, "0003"))
+        with Store(data) as old:
+            import_stations(old, FIXTURES / "stations" / "almaty.csv")
+            kept = log(old, "Карусель у школы", witnesses=["Әсел Қасымова"])
+            edit_incident(old, kept, status="verified")
+            set_deleted(old, log(old, "удалённая запись"), True)
+            with old.db.write() as s:  # as if acknowledged by a team server
+                for n, rev in enumerate(s.scalars(select(Revision).order_by(Revision.hlc))):
+                    rev.server_seq = n + 1
+            with old.db.engine.connect() as conn:
+                assert MigrationContext.configure(conn).get_current_revision() == "0003"
+    before = _rows(data / "kua.db")
+    assert len(before["revision"]) > 10
+    assert {len(hlc) for (_, _, _, _, _, _, hlc, *_) in before["revision"]} == {56}
+
+    with Store(data) as store:
+        with store.db.engine.connect() as conn:
+            assert MigrationContext.configure(conn).get_current_revision() == "0004"
+            ctx = MigrationContext.configure(conn, opts={"include_name": include_name})
+            assert compare_metadata(ctx, Base.metadata) == []
+        assert _rows(data / "kua.db") == before
+        assert [i.id for i in list_incidents(store, IncidentFilter(search="карусель"))] == [kept]
+        assert [i.id for i in list_incidents(store, IncidentFilter(search="ӘСЕЛ"))] == [kept]
+        # The triggers still keep the index current after the table rebuild.
+        added = log(store, "Вброс бюллетеней")
+        assert [i.id for i in list_incidents(store, IncidentFilter(search="вброс"))] == [added]
+        assert verify_audit(store).ok
+    assert (data / "kua.db.before-0004").exists()
+
+
 def test_migrations_match_the_models(tmp_path: Path) -> None:
     with Store(tmp_path) as store, store.db.engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"include_name": include_name})
