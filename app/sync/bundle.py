@@ -1,7 +1,13 @@
 """Bundles: the sync for days without network. A bundle is a zip file a team lead carries on a
-USB stick: a manifest (format, schema, team, source device, what it covers, the SHA-256 of every
-member), the revisions in the push format, and the evidence files. Importing runs the same merge
-as a pull, so importing a bundle twice, or an older one after a newer, changes nothing.
+USB stick: a manifest (format, schema, team, source device and its server pull cursor, what it
+covers, the SHA-256 of every member), the revisions in the push format, and the evidence files.
+Importing runs the same merge as a pull, so importing a bundle twice, or an older one after a
+newer, changes nothing.
+
+A bundle made for one device leaves out what that device already has: the revisions it wrote,
+and those the team server numbered at or below the pull cursor its last bundle here carried
+(everything up to its cursor was applied there). A bundle that lacks something is harmless:
+the merge is idempotent and order-free, and the rest comes with the next sync or bundle.
 
 A bundle is checked whole before anything is applied: a truncated or edited file is refused with
 nothing changed. (The manifest is not signed: a person who rewrites both a member and the
@@ -20,10 +26,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
 
 from app.errors import KuaError
-from app.store import Store, get_setting
+from app.store import Store, get_setting, set_setting
 from app.sync import wire
 from app.sync.merge import apply_revisions
 from app.sync.wire import WireRevision
@@ -33,10 +40,12 @@ from storage.revisions import device_id
 from storage.timeutil import to_utc_text, utcnow
 
 FORMAT = "kua-bundle"
-VERSION = 1
+VERSION = 1  # sync_cursor and after_seq are optional additions: older importers ignore them
 MANIFEST = "manifest.json"
 REVISIONS = "revisions.json"
 BLOB_DIR = "blobs/"
+CURSOR_PREFIX = "bundle_cursor:"
+"""Setting CURSOR_PREFIX + device id: {"team", "seq"}, the highest pull cursor its bundles had."""
 _READ = 1 << 20
 
 
@@ -77,17 +86,33 @@ def _hash_member(zf: zipfile.ZipFile, name: str, out: IO[bytes] | None = None) -
     return h.hexdigest()
 
 
+def known_cursor(session: Session, device: str, team: str | None) -> int | None:
+    """The server pull cursor device's bundles showed, if it syncs with this laptop's team."""
+    known = get_setting(session, CURSOR_PREFIX + device)
+    if team and isinstance(known, dict) and known.get("team") == team:
+        return int(known["seq"])
+    return None
+
+
 def export_bundle(store: Store, out: Path, for_device: str | None = None) -> BundleExport:
     """Everything this laptop has (all revisions, all evidence files), except, with for_device,
-    the revisions that device wrote itself (it has them already)."""
-    from app.sync.client import TEAM_KEY
+    the revisions that device has already: those it wrote, and those at or below its last known
+    server pull cursor."""
+    from app.sync.client import CURSOR_KEY, TEAM_KEY
 
+    if for_device is not None and not wire.UUID_RE.match(for_device):
+        raise BundleError(f"--for-device {for_device!r}: not a device id (a UUID)")
+    # One read transaction: the cursor in the manifest matches the revisions in the bundle.
     with store.db.read() as s:
         me = device_id(s)
         team = get_setting(s, TEAM_KEY)
+        cursor = int(get_setting(s, CURSOR_KEY, 0)) if team else None
+        after_seq = known_cursor(s, for_device, team) if for_device else None
         query = select(Revision).order_by(Revision.hlc, Revision.rev_id)
         if for_device:
             query = query.where(Revision.device_id != for_device)
+        if after_seq is not None:
+            query = query.where(or_(Revision.server_seq.is_(None), Revision.server_seq > after_seq))
         revs = [WireRevision.of(r).to_json() for r in s.scalars(query)]
         hashes = sorted(h for h in set(s.scalars(select(Evidence.sha256))) if store.blobs.has(h))
     devices: dict[str, dict[str, Any]] = {}
@@ -104,7 +129,9 @@ def export_bundle(store: Store, out: Path, for_device: str | None = None) -> Bun
         "schema": wire.SCHEMA,
         "team": team,
         "source_device": me,
+        "sync_cursor": cursor,  # the team server's sequence up to which this laptop has all
         "for_device": for_device,
+        "after_seq": after_seq,  # for_device's revisions numbered up to here are left out
         "created_at": to_utc_text(utcnow()),
         "covers": {"revisions": len(revs), "blobs": len(hashes), "devices": devices},
         "members": members,
@@ -135,7 +162,13 @@ def export_bundle(store: Store, out: Path, for_device: str | None = None) -> Bun
             "export",
             "bundle",
             None,
-            {"file": out.name, "revisions": len(revs), "blobs": len(hashes)},
+            {
+                "file": out.name,
+                "revisions": len(revs),
+                "blobs": len(hashes),
+                "for_device": for_device,
+                "after_seq": after_seq,
+            },
         )
     return BundleExport(str(out), len(revs), len(hashes), out.stat().st_size)
 
@@ -195,6 +228,17 @@ def import_bundle(store: Store, path: Path) -> BundleImport:
             team = get_setting(s, TEAM_KEY)
         if team and manifest.get("team") and manifest["team"] != team:
             raise _refuse(path, f"it is from team {manifest['team']!r}, this laptop is {team!r}")
+        # The source's pull cursor (absent from older bundles and unsynced laptops).
+        source, source_team = manifest.get("source_device"), manifest.get("team")
+        cursor: int | None = manifest.get("sync_cursor")
+        if cursor is not None and not (
+            type(cursor) is int
+            and cursor >= 0
+            and isinstance(source, str)
+            and wire.UUID_RE.match(source)
+            and isinstance(source_team, str)
+        ):
+            raise _refuse(path, "its manifest is malformed (sync_cursor, team, source_device)")
         # Checked whole: now the files (content-addressed, harmless if the merge fails) ...
         new_blobs = 0
         for name in members:
@@ -204,6 +248,8 @@ def import_bundle(store: Store, path: Path) -> BundleImport:
     # ... then the revisions, in one transaction.
     with store.db.write() as s:
         applied = apply_revisions(s, revs)
+        if cursor is not None:
+            _remember_cursor(s, str(source), str(source_team), cursor)
         audit.append(
             s,
             device_id(s),
@@ -218,6 +264,11 @@ def import_bundle(store: Store, path: Path) -> BundleImport:
             },
         )
         conflicts = len(s.scalars(select(SyncConflict.id)).all())
-    return BundleImport(
-        applied.new, applied.known, new_blobs, conflicts, str(manifest.get("source_device"))
-    )
+    return BundleImport(applied.new, applied.known, new_blobs, conflicts, str(source))
+
+
+def _remember_cursor(session: Session, device: str, team: str, seq: int) -> None:
+    """Keep the highest cursor device's bundles showed: an older bundle never lowers it."""
+    old = known_cursor(session, device, team)
+    if old is None or seq > old:
+        set_setting(session, CURSOR_PREFIX + device, {"team": team, "seq": seq})
