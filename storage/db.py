@@ -79,6 +79,9 @@ def head_revision() -> str:
     return alembic_head(MIGRATIONS)
 
 
+_RELAXED = "kua_relaxed_sync"
+
+
 def create_sqlite_engine(path: Path) -> Engine:
     engine = create_engine(
         f"sqlite:///{path}",
@@ -95,9 +98,18 @@ def create_sqlite_engine(path: Path) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
+        options = conn.get_execution_options()
+        if not options.get("kua_durable", True):
+            conn.exec_driver_sql("PRAGMA synchronous=NORMAL")
+            conn.connection.info[_RELAXED] = True
         # Writers take the write lock up front, so two writers queue instead of failing halfway.
-        immediate = conn.get_execution_options().get("kua_write", False)
+        immediate = options.get("kua_write", False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(dbapi_conn: Any, record: Any) -> None:
+        if record.info.pop(_RELAXED, False):
+            dbapi_conn.execute("PRAGMA synchronous=FULL")
 
     return engine
 
@@ -151,6 +163,10 @@ class Database:
         self._write = sessionmaker(
             self.engine.execution_options(kua_write=True), expire_on_commit=False
         )
+        self._write_relaxed = sessionmaker(
+            self.engine.execution_options(kua_write=True, kua_durable=False),
+            expire_on_commit=False,
+        )
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -158,9 +174,13 @@ class Database:
             yield session
 
     @contextmanager
-    def write(self) -> Iterator[Session]:
-        """A transaction holding the write lock; committed on success, rolled back on error."""
-        with self._write() as session, session.begin():
+    def write(self, durable: bool = True) -> Iterator[Session]:
+        """A transaction holding the write lock; committed on success, rolled back on error.
+        durable=False: the commit may be lost to a power cut (never half of it, and never ahead
+        of a later durable commit) -- for writes that can simply be done again, like a pulled
+        page, whose fsync would otherwise cost more than the page."""
+        maker = self._write if durable else self._write_relaxed
+        with maker() as session, session.begin():
             yield session
 
     def close(self) -> None:

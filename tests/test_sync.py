@@ -275,7 +275,8 @@ def test_pull_comes_in_pages(team: Any, monkeypatch: pytest.MonkeyPatch) -> None
     for n in range(7):
         incident(a, f"инцидент {n}")
     sync_once(a)
-    monkeypatch.setattr(sync_client, "PAGE", 4)
+    monkeypatch.setattr(sync_client, "FIRST_PULL_PAGE", 2)
+    monkeypatch.setattr(sync_client, "PULL_PAGE", 4)
     report = sync_once(b)
     assert report.pages >= 3 and report.pulled > 7
     assert snapshot(a) == snapshot(b)

@@ -184,9 +184,9 @@ def kill_at(
 
 def test_client_killed_at_each_step_of_a_sync(server: ServerProcess, tmp_path: Path) -> None:
     team = new_team(server, tmp_path)
-    # B: 450 extra stations (so a pull takes three pages of 200) and a photo to download.
+    # B: 1000 extra stations (so a pull takes pages of 200, 400 and 800) and a photo to download.
     b = laptop(tmp_path, "b")
-    rows = "".join(f"75-{n:03d},УИК {n},Алматы,Ауэзовский,ул. {n}\n" for n in range(100, 550))
+    rows = "".join(f"75-{n:04d},УИК {n},Алматы,Ауэзовский,ул. {n}\n" for n in range(100, 1100))
     csv = tmp_path / "many.csv"
     csv.write_text("code,name,region,district,address\n" + rows, encoding="utf-8")
     import_stations(b, csv)
@@ -231,8 +231,9 @@ def test_client_killed_at_each_step_of_a_sync(server: ServerProcess, tmp_path: P
         # 4. a pull page cut in half: nothing of it applied, the cursor stays.
         local, cursor = crash(kill_at(client, "GET", "/v1/pull", 1, "truncate", when="mid"))
         assert cursor == 0
-        # 5. after the first page's commit (killed asking for the second).
-        local, cursor = crash(kill_at(client, "GET", "/v1/pull", 2, "drop"))
+        # 5. after the first page's commit (killed asking for the third: the second is fetched
+        # while the first is applied, the third only once the first is committed).
+        local, cursor = crash(kill_at(client, "GET", "/v1/pull", 3, "drop"))
         assert cursor > 0
         # 6. in the middle of a blob upload: the server stored two chunks of the first photo.
         crash(kill_at(client, "PUT", "/v1/blobs/", 2, "drop_after", when="after"))
@@ -374,6 +375,8 @@ def test_laptops_converge_through_a_faulty_network(
     monkeypatch.setattr(sync_blobs, "UPLOAD_CHUNK", 48 * 1024)
     monkeypatch.setattr(sync_blobs, "DOWNLOAD_CHUNK", 40 * 1024)
     monkeypatch.setattr(sync_client, "PAGE", 7)
+    monkeypatch.setattr(sync_client, "FIRST_PULL_PAGE", 7)
+    monkeypatch.setattr(sync_client, "PULL_PAGE", 7)
     team = new_team(server, tmp_path)
     rng = random.Random(seed)
     decide, counts = seeded_faults(seed=seed, rate=0.35)

@@ -285,7 +285,7 @@ def test_limits_are_enforced_before_work_is_done(world: World) -> None:
     hashes = [f"{n:064x}" for n in range(MAX_HASHES + 1)]
     r = world.http.post("/v1/blobs/missing", json={"sha256": hashes}, headers=h(token))
     assert (r.status_code, r.json()["error"]) == (422, "invalid_request")
-    r = world.http.get("/v1/pull", params={"limit": wire.MAX_BATCH + 1}, headers=h(token))
+    r = world.http.get("/v1/pull", params={"limit": wire.MAX_PULL + 1}, headers=h(token))
     assert r.status_code == 422
     digest = sha(b"y")
     r = world.http.put(

@@ -12,19 +12,22 @@ wrong clock, because every revision and its values stay.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, inspect, or_, select, update
+import orjson
+from sqlalchemy import delete, inspect, select, update
 from sqlalchemy.orm import Session
 
 from app.errors import InvalidInput, NotFound
-from app.sync.wire import WireRevision
+from app.sync.wire import UTC_TEXT_RE, WireRevision
 from storage import audit
 from storage.ids import uuid7
 from storage.models import (
@@ -49,7 +52,9 @@ NATURAL_KEYS: dict[str, tuple[str, ...]] = {
     name: model.NATURAL_KEY for name, model in ENTITIES.items() if model.NATURAL_KEY
 }
 DELETED = "deleted"
-_QUERY_CHUNK = 500  # ids per IN (...): SQLite limits the number of bound parameters
+_IN = "IN (SELECT value FROM json_each(?))"
+"""Membership in a JSON array passed as one parameter: any number of ids in one statement, with
+none of the cost of expanding an IN (...) list of bound parameters."""
 
 
 def _order(rev: Revision) -> tuple[str, str]:
@@ -227,43 +232,65 @@ def apply_revisions(
     A record whose whole history arrives here (one creation and a line of edits, nothing of it
     on this copy yet, no duplicate of it anywhere) is built in Python and inserted in bulk with
     its peers; every other record is rebuilt one by one (rebuild). Both give the same rows."""
+    with _collector_paused():
+        return _apply(session, revisions, server_seqs or {})
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """A page makes hundreds of thousands of objects, none of them in reference cycles; the
+    cyclic garbage collector would walk every live object again and again meanwhile (a third of
+    a first sync's time). It runs as usual once the page is applied."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _apply(session: Session, revisions: Sequence[WireRevision], seqs: dict[str, int]) -> Applied:
     begin_applying(session)
-    seqs = server_seqs or {}
+    session.flush()  # what follows reads and writes with plain SQL
     result = Applied()
     unique = list({r.rev_id: r for r in revisions}.values())
-    known: dict[str, Revision] = {}
-    ids = [r.rev_id for r in unique]
-    for chunk in _chunks(ids):
-        known |= {
-            r.rev_id: r for r in session.scalars(select(Revision).where(Revision.rev_id.in_(chunk)))
-        }
+    known: dict[str, int | None] = dict(
+        _query(
+            session,
+            f"SELECT rev_id, server_seq FROM revision WHERE rev_id {_IN}",
+            _ids(r.rev_id for r in unique),
+        )
+    )
     touched: dict[tuple[str, str], list[WireRevision]] = {}
     fresh: list[WireRevision] = []
+    acknowledged: list[tuple[int, str]] = []
     for rev in unique:
-        seq = seqs.get(rev.rev_id)
-        row = known.get(rev.rev_id)
-        if row is not None:
+        if rev.rev_id in known:
             result.known += 1
-            if seq is not None and row.server_seq is None:
-                row.server_seq = seq
+            seq = seqs.get(rev.rev_id)
+            if seq is not None and known[rev.rev_id] is None:
+                acknowledged.append((seq, rev.rev_id))
             continue
         fresh.append(rev)
         result.new += 1
         if rev.entity in ENTITIES:  # a newer app's entity is kept, and shown once we know it
             touched.setdefault((rev.entity, rev.record_id), []).append(rev)
-    session.flush()
+    if acknowledged:
+        sql = "UPDATE revision SET server_seq = ? WHERE rev_id = ?"
+        session.connection().exec_driver_sql(sql, acknowledged)  # type: ignore[arg-type]
     # Which records this copy already knows something of (before this batch is stored).
     had: set[tuple[str, str]] = set()
     for entity in {e for e, _ in touched}:
-        for chunk in _chunks(sorted(r for e, r in touched if e == entity)):
-            had |= {
-                (entity, r)
-                for r in session.scalars(
-                    select(Revision.record_id).where(
-                        Revision.entity == entity, Revision.record_id.in_(chunk)
-                    )
-                )
-            }
+        had |= {
+            (entity, r)
+            for (r,) in _query(
+                session,
+                f"SELECT DISTINCT record_id FROM revision WHERE entity = ? AND record_id {_IN}",
+                entity,
+                _ids(r for e, r in touched if e == entity),
+            )
+        }
     _insert_revisions(session, fresh, seqs)
     by_entity: dict[str, dict[str, list[WireRevision]]] = {}
     for (entity, record_id), revs in touched.items():
@@ -278,30 +305,63 @@ def apply_revisions(
     return result
 
 
-def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
-    for i in range(0, len(values), _QUERY_CHUNK):
-        yield values[i : i + _QUERY_CHUNK]
+def _ids(values: Iterable[str]) -> str:
+    return json.dumps(list(values))
+
+
+def _query(session: Session, sql: str, *params: Any) -> list[Any]:
+    return list(session.connection().exec_driver_sql(sql, params).all())
+
+
+_REVISION_COLUMNS = (
+    "rev_id", "entity", "record_id", "op", "parents", "device_id", "hlc", "fields", "created_at",
+    "server_seq",
+)  # fmt: skip
 
 
 def _insert_revisions(session: Session, revs: Sequence[WireRevision], seqs: dict[str, int]) -> None:
-    """The new revisions, stored as WireRevision.to_row would, in one bulk insert."""
+    """The new revisions, stored as WireRevision.to_row would, in one bulk insert. Plain DB-API
+    executemany: a pull of 100k revisions spends most of its time here."""
     rows = [
-        {
-            "rev_id": r.rev_id,
-            "entity": r.entity,
-            "record_id": r.record_id,
-            "op": r.op,
-            "parents": list(r.parents),
-            "device_id": r.device_id,
-            "hlc": r.hlc,
-            "fields": r.fields,
-            "created_at": from_utc_text(r.created_at),
-            "server_seq": seqs.get(r.rev_id),
-        }
+        (
+            r.rev_id,
+            r.entity,
+            r.record_id,
+            r.op,
+            _dumps(r.parents) if r.parents else "[]",
+            r.device_id,
+            r.hlc,
+            _dumps(r.fields),
+            _utc_text(r.created_at),
+            seqs.get(r.rev_id),
+        )
         for r in revs
     ]
     if rows:
-        session.execute(insert(Revision.__table__), rows)  # type: ignore[arg-type]
+        _insert_many(session, "revision", _REVISION_COLUMNS, rows)
+
+
+def _dumps(value: Any) -> str:
+    """JSON text as the JSON columns hold it; orjson is 5x json.dumps, which still takes what
+    orjson refuses (an integer beyond 64 bits, from a bundle)."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value)
+
+
+def _insert_many(
+    session: Session, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]
+) -> None:
+    names = ", ".join(f'"{c}"' for c in columns)
+    marks = ", ".join("?" * len(columns))
+    sql = f'INSERT INTO "{table}" ({names}) VALUES ({marks})'
+    session.connection().exec_driver_sql(sql, rows)  # type: ignore[arg-type]
+
+
+def _utc_text(value: str) -> str:
+    """A time as the store keeps it (UTCDateTime's text); the wire already carries that form."""
+    return value if UTC_TEXT_RE.fullmatch(value) else to_utc_text(from_utc_text(value))
 
 
 def _linear(revs: list[WireRevision]) -> list[WireRevision] | None:
@@ -320,45 +380,53 @@ def _linear(revs: list[WireRevision]) -> list[WireRevision] | None:
 class _Shape:
     """What building one entity's rows in Python needs to know of its table."""
 
-    columns: list[str]
     targets: dict[str, str]  # reference column -> the entity it refers to
-    times: frozenset[str]  # UTCDateTime columns (revisions carry them as text)
-    defaults: dict[str, Callable[[], Any]]  # what an unset column gets on insert
+    # Per stored column after id: (column, its default or None, Python value -> stored value).
+    plan: list[tuple[str, Callable[[], Any] | None, Callable[[Any], Any] | None]]
 
 
 _SHAPES: dict[str, _Shape] = {}
 
 
-def _same(value: Any) -> Any:
-    return value
+def _time_value(value: Any) -> Any:
+    """A UTCDateTime column's stored text (the wire carries times as that text already)."""
+    if isinstance(value, str):
+        return _utc_text(value)
+    return to_utc_text(value) if isinstance(value, datetime) else value
 
 
-def _shape(entity: str) -> _Shape:
+def _shape(session: Session, entity: str) -> _Shape:
     shape = _SHAPES.get(entity)
     if shape is None:
         model = ENTITIES[entity]
         table = model.__table__  # type: ignore[attr-defined]
-        defaults: dict[str, Callable[[], Any]] = {}
-        for column in table.columns:
-            default = column.default
-            if default is None:
-                continue
-            if default.is_callable:
-                defaults[column.key] = functools.partial(default.arg, None)
-            elif default.is_scalar:
-                defaults[column.key] = functools.partial(_same, default.arg)
+        dialect = session.get_bind().dialect
+        plan: list[tuple[str, Callable[[], Any] | None, Callable[[Any], Any] | None]] = []
+        for key in _data_columns(model):
+            column = table.columns[key]
+            default: Callable[[], Any] | None = None
+            if column.default is not None and column.default.is_callable:
+                default = functools.partial(column.default.arg, None)
+            elif column.default is not None and column.default.is_scalar:
+                default = functools.partial(_same, column.default.arg)
+            if isinstance(column.type, UTCDateTime):
+                plan.append((key, default, _time_value))
+            else:
+                plan.append((key, default, column.type.bind_processor(dialect)))
         shape = _Shape(
-            columns=_data_columns(model),
             targets={
                 c.key: next(iter(c.foreign_keys)).column.table.name
                 for c in table.columns
                 if c.foreign_keys
             },
-            times=frozenset(c.key for c in table.columns if isinstance(c.type, UTCDateTime)),
-            defaults=defaults,
+            plan=plan,
         )
         _SHAPES[entity] = shape
     return shape
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 def _apply_entity(
@@ -370,20 +438,20 @@ def _apply_entity(
     """Build one entity's touched records in the order rebuild took them one by one: runs of
     whole-history records in bulk, the others by rebuild at their place in that order. Runs
     after every entity they may refer to is done (ORDER), so references resolve."""
-    model = ENTITIES[entity]
     ids = list(records)
     session.flush()
-    busy: set[str] = set()  # a row here already, or an alias (either side)
-    with session.no_autoflush:
-        for chunk in _chunks(ids):
-            busy |= set(session.scalars(select(model.id).where(model.id.in_(chunk))))
-            for alias, canon in session.execute(
-                select(RecordAlias.alias_id, RecordAlias.canonical_id).where(
-                    RecordAlias.entity == entity,
-                    or_(RecordAlias.alias_id.in_(chunk), RecordAlias.canonical_id.in_(chunk)),
-                )
-            ):
-                busy |= {alias, canon}
+    wanted = _ids(ids)
+    # A row here already, or an alias (either side).
+    busy = {r for (r,) in _query(session, f'SELECT id FROM "{entity}" WHERE id {_IN}', wanted)}
+    for alias, canon in _query(
+        session,
+        "SELECT alias_id, canonical_id FROM record_alias "
+        f"WHERE entity = ? AND (alias_id {_IN} OR canonical_id {_IN})",
+        entity,
+        wanted,
+        wanted,
+    ):
+        busy |= {alias, canon}
     run: list[tuple[str, list[WireRevision]]] = []
     for record_id, revs in records.items():
         chain = None if (entity, record_id) in had or record_id in busy else _linear(revs)
@@ -400,13 +468,14 @@ def _insert_run(session: Session, entity: str, run: list[tuple[str, list[WireRev
     """Insert records whose whole history is their chain, as rebuild would make them (no
     conflicts, one head), in bulk. One that meets a natural-key twin (in the store, or earlier
     in the run) is left to rebuild at its place, which merges the two; the rest follow it."""
+    shape = _shape(session, entity)
+    columns = ["id", *(key for key, _, _ in shape.plan), DELETED, "rev", "created_at", "updated_at"]
     while run:
         session.flush()
         with session.no_autoflush:
-            rows, stop = _fresh_rows(session, entity, run)
-            table = ENTITIES[entity].__table__  # type: ignore[attr-defined]
-            for i in range(0, len(rows), _QUERY_CHUNK):
-                session.execute(insert(table), rows[i : i + _QUERY_CHUNK])
+            rows, stop = _fresh_rows(session, entity, shape, run)
+            if rows:
+                _insert_many(session, entity, columns, rows)
         if stop == len(run):
             return
         rebuild(session, entity, run[stop][0])
@@ -414,20 +483,20 @@ def _insert_run(session: Session, entity: str, run: list[tuple[str, list[WireRev
 
 
 def _fresh_rows(
-    session: Session, entity: str, run: list[tuple[str, list[WireRevision]]]
-) -> tuple[list[dict[str, Any]], int]:
-    """The rows of run[:stop], where run[stop] is the first record rebuild must take (a twin,
-    or a natural key that is not plain text); stop == len(run) when there is none."""
-    shape = _shape(entity)
-    columns = set(shape.columns)
+    session: Session, entity: str, shape: _Shape, run: list[tuple[str, list[WireRevision]]]
+) -> tuple[list[tuple[Any, ...]], int]:
+    """The rows of run[:stop] (id, the plan's columns, deleted, rev, created_at, updated_at),
+    where run[stop] is the first record rebuild must take (a twin, or a natural key that is not
+    plain text); stop == len(run) when there is none. Runs for every record of a first sync."""
     keys = NATURAL_KEYS.get(entity, ())
     states: list[dict[str, Any]] = []
     for _, chain in run:
+        if len(chain) == 1:  # a creation alone (most of a first sync): its fields as they are
+            states.append(chain[0].fields)
+            continue
         state: dict[str, Any] = {}
         for rev in chain:
-            for key, value in rev.fields.items():
-                if key in columns:
-                    state[key] = value
+            state.update(rev.fields)
         for key in keys:  # as merge_revisions: the key the record was created with
             state.pop(key, None)
             if key in chain[0].fields:
@@ -435,48 +504,45 @@ def _fresh_rows(
         states.append(state)
     # References to a merged duplicate mean the record it was merged into (normalize).
     for key, target in shape.targets.items():
-        wanted = sorted({s[key] for s in states if isinstance(s.get(key), str)})
-        alias: dict[str, str] = {}
-        for chunk in _chunks(wanted):
-            alias |= dict(
-                session.execute(
-                    select(RecordAlias.alias_id, RecordAlias.canonical_id).where(
-                        RecordAlias.entity == target, RecordAlias.alias_id.in_(chunk)
-                    )
-                ).all()
+        wanted = {s[key] for s in states if isinstance(s.get(key), str)}
+        alias: dict[str, str] = dict(
+            _query(
+                session,
+                "SELECT alias_id, canonical_id FROM record_alias "
+                f"WHERE entity = ? AND alias_id {_IN}",
+                target,
+                _ids(wanted),
             )
+        )
         if alias:
-            for state in states:
+            for n, state in enumerate(states):
                 value = state.get(key)
                 if isinstance(value, str) and value in alias:
-                    state[key] = alias[value]
+                    states[n] = {**state, key: alias[value]}
     taken = _keys_present(session, entity, keys, states) if keys else set()
-    rows: list[dict[str, Any]] = []
+    rows: list[tuple[Any, ...]] = []
+    plan = shape.plan
     for stop, ((record_id, chain), state) in enumerate(zip(run, states, strict=True)):
         if keys and all(k in state for k in keys):  # rebuild compares only complete keys
             value = tuple(state[k] for k in keys)
             if value in taken or not all(isinstance(v, str) for v in value):
                 return rows, stop
             taken.add(value)
+        # As rebuild's new row: a value left None (or unwritten) takes the column's default.
+        row: list[Any] = [record_id]
+        for key, default, stored in plan:
+            value = state.get(key)
+            if value is None and default is not None:
+                value = default()
+            row.append(value if value is None or stored is None else stored(value))
         deleted = False
         for rev in chain:
             if DELETED in rev.fields:
                 deleted = bool(rev.fields[DELETED])
-        # As rebuild's new row: a value left None (or unwritten) takes the column's default.
-        row: dict[str, Any] = {"id": record_id}
-        for key in shape.columns:
-            value = state.get(key)
-            if value is None:
-                default = shape.defaults.get(key)
-                value = default() if default is not None else None
-            elif key in shape.times and isinstance(value, str):
-                value = from_utc_text(value)
-            row[key] = value
-        row[DELETED] = deleted
-        row["rev"] = chain[-1].rev_id
-        row["created_at"] = created = from_utc_text(chain[0].created_at)
-        row["updated_at"] = max([created, *(from_utc_text(r.created_at) for r in chain[1:])])
-        rows.append(row)
+        created = _utc_text(chain[0].created_at)
+        updated = max([created, *(_utc_text(r.created_at) for r in chain[1:])])
+        row += (deleted, chain[-1].rev_id, created, updated)
+        rows.append(tuple(row))
     return rows, len(run)
 
 
@@ -493,20 +559,13 @@ def _keys_present(
     )
     table = ENTITIES[entity].__table__  # type: ignore[attr-defined]
     names = [f'"{table.c[k].name}"' for k in keys]
-    present: set[tuple[Any, ...]] = set()
-    step = _QUERY_CHUNK // len(keys)
-    for i in range(0, len(wanted), step):
-        chunk = wanted[i : i + step]
-        # A join on a VALUES list: SQLite searches the key's index once per row of it.
-        rows = ", ".join(["(" + ", ".join("?" * len(keys)) + ")"] * len(chunk))
-        on = " AND ".join(f"t.{n} = v.column{j + 1}" for j, n in enumerate(names))
-        sql = (
-            f"SELECT {', '.join('t.' + n for n in names)} "
-            f'FROM (VALUES {rows}) AS v JOIN "{table.name}" AS t ON {on}'
-        )
-        params = tuple(v for value in chunk for v in value)
-        present |= {tuple(found) for found in session.connection().exec_driver_sql(sql, params)}
-    return present
+    # A join on the JSON list of keys: SQLite searches the key's index once per key.
+    on = " AND ".join(f"t.{n} = json_extract(v.value, '$[{j}]')" for j, n in enumerate(names))
+    sql = (
+        f"SELECT {', '.join('t.' + n for n in names)} "
+        f'FROM json_each(?) AS v JOIN "{table.name}" AS t ON {on}'
+    )
+    return {tuple(found) for found in _query(session, sql, json.dumps(wanted))}
 
 
 def canonical_id(session: Session, entity: str, record_id: str) -> str:

@@ -7,7 +7,6 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from storage.db import head_revision
 from storage.models import Revision
 from storage.timeutil import from_utc_text, to_utc_text
 
@@ -15,15 +14,20 @@ PROTOCOL = 1
 """The sync protocol this app speaks. A server answers 426 to a client outside its range."""
 MIN_PROTOCOL = 1
 
-SCHEMA = int(head_revision())
-"""The record schema (the local database's migration number) revisions are written in."""
+SCHEMA = 3
+"""The record schema revisions are written in: the local migration that last changed what a
+synced record carries (0003). A migration that changes only local bookkeeping (0004 widened a
+column) leaves it, so laptops and servers of both versions keep syncing; one that adds a
+synced field or entity raises it to its own number."""
 MIN_SCHEMA = 3  # the first schema with sync (0003); older apps have no sync at all
 
 PROTOCOL_HEADER = "Kua-Protocol"
 SCHEMA_HEADER = "Kua-Schema"
 
 MAX_BATCH = 500
-"""Revisions in one push, and at most in one pull page."""
+"""Revisions in one push."""
+MAX_PULL = 10_000
+"""Revisions in one pull page at most (a first sync of a big team takes thousands of them)."""
 MAX_BODY = 16 * 1024 * 1024
 """Bytes of one request body (a push batch or a blob chunk)."""
 MAX_CHUNK = 4 * 1024 * 1024
@@ -33,6 +37,11 @@ SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 HLC_RE = re.compile(r"^[0-9]{13}-[0-9]{5}-[0-9a-f-]{36}$")
 OPS = ("create", "update", "delete", "restore", "resolve")
+UTC_TEXT_RE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
+"""A time as the store keeps it (storage.timeutil.UTCDateTime) and the wire carries it."""
+_MEMBERS = (
+    "rev_id", "entity", "record_id", "op", "parents", "device_id", "hlc", "fields", "created_at",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -62,36 +71,39 @@ class WireRevision:
 
     @staticmethod
     def from_json(obj: Any) -> WireRevision:
-        """Parse and check one revision; ValueError says what is wrong with it."""
+        """Parse and check one revision; ValueError says what is wrong with it. (Runs for every
+        revision a laptop receives: a first sync checks a hundred thousand of them.)"""
         if not isinstance(obj, dict):
             raise ValueError("a revision must be an object")
         try:
-            rev = WireRevision(
-                rev_id=str(obj["rev_id"]),
-                entity=str(obj["entity"]),
-                record_id=str(obj["record_id"]),
-                op=str(obj["op"]),
-                parents=tuple(str(p) for p in obj["parents"]),
-                device_id=str(obj["device_id"]),
-                hlc=str(obj["hlc"]),
-                fields=dict(obj["fields"]),
-                created_at=str(obj["created_at"]),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"a revision lacks or mangles a member ({exc})") from None
-        for name in ("rev_id", "record_id", "device_id", *(["parent"] * len(rev.parents))):
-            values = rev.parents if name == "parent" else (getattr(rev, name),)
-            if not all(UUID_RE.match(v) for v in values):
-                raise ValueError(f"revision {rev.rev_id[:40]!r}: {name} is not a UUID")
-        if rev.op not in OPS:
-            raise ValueError(f"revision {rev.rev_id}: unknown op {rev.op[:20]!r}")
-        if not HLC_RE.match(rev.hlc):
-            raise ValueError(f"revision {rev.rev_id}: malformed clock {rev.hlc[:60]!r}")
-        try:
-            from_utc_text(rev.created_at)
-        except ValueError:
-            raise ValueError(f"revision {rev.rev_id}: malformed created_at") from None
-        return rev
+            values = [obj[name] for name in _MEMBERS]
+        except KeyError as exc:
+            raise ValueError(f"a revision lacks a member ({exc})") from None
+        rev_id, entity, record_id, op, parents, device, hlc, fields, created_at = values
+        if not (
+            isinstance(parents, list)
+            and isinstance(fields, dict)
+            and all(type(v) is str for v in (rev_id, entity, record_id, op, device, hlc))
+            and all(type(p) is str for p in [created_at, *parents])
+        ):
+            raise ValueError(f"revision {str(rev_id)[:40]!r}: a member has the wrong type")
+        for name, value in (("rev_id", rev_id), ("record_id", record_id), ("device_id", device)):
+            if not UUID_RE.match(value):
+                raise ValueError(f"revision {rev_id[:40]!r}: {name} is not a UUID")
+        if not all(UUID_RE.match(p) for p in parents):
+            raise ValueError(f"revision {rev_id}: parent is not a UUID")
+        if op not in OPS:
+            raise ValueError(f"revision {rev_id}: unknown op {op[:20]!r}")
+        if not HLC_RE.match(hlc):
+            raise ValueError(f"revision {rev_id}: malformed clock {hlc[:60]!r}")
+        if not UTC_TEXT_RE.fullmatch(created_at):
+            try:
+                from_utc_text(created_at)
+            except ValueError:
+                raise ValueError(f"revision {rev_id}: malformed created_at") from None
+        return WireRevision(
+            rev_id, entity, record_id, op, tuple(parents), device, hlc, fields, created_at
+        )
 
     @staticmethod
     def of(row: Revision) -> WireRevision:
