@@ -20,7 +20,7 @@ def _print_json(obj: Any) -> None:
 
 
 def cmd_sync(store: Store, a: argparse.Namespace) -> int:
-    from app.sync.client import enrol, sync_once, sync_status
+    from app.sync.client import enrol, sync_once, sync_status, trust_server_cert
 
     if a.action == "status":
         st = sync_status(store)
@@ -38,10 +38,15 @@ def cmd_sync(store: Store, a: argparse.Namespace) -> int:
     if (a.server is None) != (a.enroll is None):
         print("error: --server and --enroll go together (first sync only)", file=sys.stderr)
         return 2
+    cert = Path(a.server_cert) if a.server_cert else None
     if a.enroll:
-        team = enrol(store, a.server, a.enroll)
+        team = enrol(store, a.server, a.enroll, server_cert=cert)
         if not a.json:
             print(f"enrolled with {a.server} (team {team})")
+    elif cert is not None:  # the server's certificate changed: trust the new one
+        trust_server_cert(store, cert)
+        if not a.json:
+            print(f"{cert}: the team server's certificate is trusted from now on")
 
     def progress(stage: str, done: int, total: int) -> None:
         if not a.json and sys.stderr.isatty():
@@ -167,6 +172,12 @@ def add_commands(sub: Any, cmd: Any, group: Any) -> None:
     x.add_argument("action", nargs="?", choices=("status",), help="status: what is waiting")
     x.add_argument("--server", help="the team server's URL, e.g. https://team.example.org")
     x.add_argument("--enroll", metavar="CODE", help="one-time enrolment code from the admin")
+    x.add_argument(
+        "--server-cert",
+        metavar="FILE.pem",
+        help="trust only this certificate (the server's or its CA's) for a team's own server: "
+        "with --enroll, or later when the server's certificate changes",
+    )
     x.add_argument("--json", action="store_true")
 
     co = group("conflicts", "the same thing changed on two laptops: review and decide")
@@ -185,7 +196,12 @@ def add_commands(sub: Any, cmd: Any, group: Any) -> None:
     bu = group("bundle", "exchange changes on a USB stick when there is no network")
     x = cmd(bu, "export", cmd_bundle_export, "write a bundle of this laptop's data")
     x.add_argument("--out", required=True, help="the bundle file to write (.kua)")
-    x.add_argument("--for-device", metavar="ID", help="leave out what that device wrote itself")
+    x.add_argument(
+        "--for-device",
+        metavar="ID",
+        help="leave out what that device has: what it wrote, and what its last bundle here "
+        "shows it has from the team server",
+    )
     x.add_argument("--json", action="store_true")
     x = cmd(bu, "import", cmd_bundle_import, "merge a bundle from another laptop")
     x.add_argument("file")

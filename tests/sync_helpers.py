@@ -111,23 +111,28 @@ def _free_port() -> int:
 
 
 @contextmanager
-def running_server(root: Path, db: str,
-                   *options: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def running_server(root: Path, db: str, *options: str,
+                   tls: tuple[Path, Path] | None = None,
+                   ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """The team server (main.py serve, blobs in root/blobs, output in root/server.log) on a free
-    loopback port: (its URL, its process) once it answers; stopped on exit if still running."""
+    loopback port: (its URL, its process) once it answers; stopped on exit if still running.
+    tls: (certificate, key) PEM files to serve https:// with."""
     root.mkdir(parents=True, exist_ok=True)
     port = _free_port()
+    if tls is not None:
+        options += ("--tls-cert", str(tls[0]), "--tls-key", str(tls[1]))
     with open(root / "server.log", "w+b") as log:
         proc = subprocess.Popen(
             [sys.executable, "main.py", "serve", "--db", db, "--blobs", str(root / "blobs"),
              "--port", str(port), *options],
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
         )
-        url = f"http://127.0.0.1:{port}"
+        url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
         while True:  # until it answers (polling, not a fixed sleep)
             try:
-                if httpx.get(f"{url}/v1/hello", timeout=2).status_code == 200:
+                # Only whether it answers: tests of TLS check the certificate themselves.
+                if httpx.get(f"{url}/v1/hello", timeout=2, verify=False).status_code == 200:
                     break
             except httpx.TransportError:
                 pass

@@ -33,9 +33,17 @@ from PySide6.QtWidgets import (
 
 from app.errors import KuaError
 from app.store import Store
-from app.sync.client import SyncError, SyncReport, SyncStatus, enrol, sync_once, sync_status
+from app.sync.client import (
+    SyncError,
+    SyncReport,
+    SyncStatus,
+    enrol,
+    read_server_cert,
+    sync_once,
+    sync_status,
+)
 from storage.timeutil import from_utc_text
-from ui import errors
+from ui import dialogs, errors
 from ui.worker import Job, JobContext, Worker
 
 if TYPE_CHECKING:
@@ -246,8 +254,11 @@ class SyncController(QObject):
 
     # --- enrolment -------------------------------------------------------------------------
 
-    def enrol(self, server: str, code: str, on_done: Any, on_error: Any) -> None:
-        """Enrol this laptop (on the sync worker: it talks to the server); then sync."""
+    def enrol(
+        self, server: str, code: str, on_done: Any, on_error: Any, server_cert: Path | None = None
+    ) -> None:
+        """Enrol this laptop (on the sync worker: it talks to the server); then sync.
+        server_cert: the PEM certificate of a team's own server, trusted alone from now on."""
 
         def done(team: str) -> None:
             self.state.failures = 0
@@ -255,7 +266,9 @@ class SyncController(QObject):
             on_done(team)
             self.refresh_status(sync_after=True)
 
-        self.worker.submit(lambda ctx: enrol(ctx.store, server, code), done, on_error)
+        self.worker.submit(
+            lambda ctx: enrol(ctx.store, server, code, server_cert=server_cert), done, on_error
+        )
 
 
 # --- words -----------------------------------------------------------------------------------
@@ -265,26 +278,41 @@ def failure_text(exc: BaseException, server: str | None = None) -> str:
     """A failed sync or enrolment in the interface language (the English stays as details)."""
     if isinstance(exc, SyncError):
         if exc.reason == "unreachable":
-            return _tr("Cannot reach the team server at {server}. Check the address and the "
-                        "network; nothing is lost.").format(server=server or "?")
+            return _tr(
+                "Cannot reach the team server at {server}. Check the address and the "
+                "network; nothing is lost."
+            ).format(server=server or "?")
         if exc.reason == "invalid_enrolment_code":
-            return _tr("The enrolment code is not valid: used already, expired or mistyped. "
-                        "Ask the team server's admin for a new one.")
+            return _tr(
+                "The enrolment code is not valid: used already, expired or mistyped. "
+                "Ask the team server's admin for a new one."
+            )
         if exc.reason in ("token_revoked", "invalid_token", "token_missing"):
-            return _tr("The team server no longer accepts this laptop. Ask its admin for a "
-                        "new enrolment code.")
+            return _tr(
+                "The team server no longer accepts this laptop. Ask its admin for a "
+                "new enrolment code."
+            )
         if exc.reason in ("client_too_old", "update_required"):
-            return _tr("This version of Kuä is too old for the team server: please update "
-                        "it.")
+            return _tr("This version of Kuä is too old for the team server: please update it.")
+        if exc.reason == "tls":
+            return _tr(
+                "The team server's certificate is not the one this laptop trusts, so "
+                "nothing was sent. If your team runs its own server, get its "
+                "certificate file from the admin (Server certificate…)."
+            )
+        if exc.reason == "too_many_attempts":
+            return _tr(
+                "Too many wrong enrolment codes were tried from this network. Wait a "
+                "few minutes, then try again."
+            )
         if exc.reason == "server_too_old":
-            return _tr("The team server runs an older version of Kuä: ask its admin to "
-                        "update it.")
-        return _tr("The team server refused the sync. Nothing is lost; it will be tried "
-                    "again.")
+            return _tr("The team server runs an older version of Kuä: ask its admin to update it.")
+        return _tr("The team server refused the sync. Nothing is lost; it will be tried again.")
     if isinstance(exc, KuaError):
         return errors.translate_known(str(exc)) or str(exc)
     return _tr("The sync failed ({error}). Nothing is lost; it will be tried again.").format(
-        error=type(exc).__name__)
+        error=type(exc).__name__
+    )
 
 
 def _local_time(utc_text: str) -> str:
@@ -316,7 +344,8 @@ class SyncPanel(QWidget):
         self.conflicts_button.setFlat(True)
         self.conflicts_button.setCursor(Qt.CursorShape.PointingHandCursor)
         self.conflicts_button.setStyleSheet(
-            "QPushButton { color: #b3261e; font-weight: bold; padding: 0 6px; }")
+            "QPushButton { color: #b3261e; font-weight: bold; padding: 0 6px; }"
+        )
         self.conflicts_button.clicked.connect(self.open_conflicts)
         self.conflicts_button.hide()
         layout = QHBoxLayout(self)
@@ -371,15 +400,16 @@ class SyncPanel(QWidget):
 
     def _enrolled(self, team: str) -> None:
         self.window_.statusBar().showMessage(
-            self.tr("Connected to the team server (team {team}). Syncing…").format(team=team),
-            8000)
+            self.tr("Connected to the team server (team {team}). Syncing…").format(team=team), 8000
+        )
 
     def open_conflicts(self) -> Any:
         from ui.conflicts import ConflictDialog
 
         if self.conflict_dialog is None:
-            self.conflict_dialog = ConflictDialog(self.window_.storage, self.window_.language,
-                                                  self.window_)
+            self.conflict_dialog = ConflictDialog(
+                self.window_.storage, self.window_.language, self.window_
+            )
             self.conflict_dialog.resolved.connect(self._conflict_resolved)
         self.conflict_dialog.reload()
         self.conflict_dialog.show()
@@ -402,8 +432,9 @@ class SyncPanel(QWidget):
     def show_state(self, state: SyncState) -> None:
         if not state.enrolled:
             self.state_label.setText(self.tr("Offline"))
-            self.state_label.setToolTip(self.tr(
-                "Sync is not set up: everything is kept on this computer."))
+            self.state_label.setToolTip(
+                self.tr("Sync is not set up: everything is kept on this computer.")
+            )
             self.state_label.setStyleSheet("")
         elif state.syncing:
             self.state_label.setText(self._progress_text(state.progress))
@@ -415,8 +446,9 @@ class SyncPanel(QWidget):
             if state.error is not None:
                 tip += "\n\n" + failure_text(state.error, state.server)
             self.state_label.setToolTip(tip)
-            self.state_label.setStyleSheet("color: #146c2e;" if state.error is None
-                                           else "color: #b3261e;")
+            self.state_label.setStyleSheet(
+                "color: #146c2e;" if state.error is None else "color: #b3261e;"
+            )
             if state.error is not None:
                 self.state_label.setText(self.tr("Sync failed"))
         else:
@@ -424,35 +456,52 @@ class SyncPanel(QWidget):
             tip = failure_text(state.error, state.server) if state.error is not None else ""
             self.state_label.setToolTip(tip)
             self.state_label.setStyleSheet("color: #8a5a00;")
-        if state.enrolled and not state.syncing and state.next_attempt_s is not None \
-                and state.failures:
-            self.state_label.setToolTip(self.state_label.toolTip() + "\n" + self.tr(
-                "Next attempt in {seconds} s (F9 tries now).").format(
-                    seconds=state.next_attempt_s))
+        if (
+            state.enrolled
+            and not state.syncing
+            and state.next_attempt_s is not None
+            and state.failures
+        ):
+            self.state_label.setToolTip(
+                self.state_label.toolTip()
+                + "\n"
+                + self.tr("Next attempt in {seconds} s (F9 tries now).").format(
+                    seconds=state.next_attempt_s
+                )
+            )
 
         if state.enrolled:
             text = self.tr("To send: {count}").format(count=state.pending)
             if state.evidence_pending:
                 text += "  ·  " + self.tr("Evidence pending: {count}").format(
-                    count=state.evidence_pending)
+                    count=state.evidence_pending
+                )
             self.pending_label.setText(text)
-            self.pending_label.setToolTip(self.tr(
-                "Changes and evidence files on this laptop that the team server does not "
-                "have yet."))
+            self.pending_label.setToolTip(
+                self.tr(
+                    "Changes and evidence files on this laptop that the team server does not "
+                    "have yet."
+                )
+            )
             self.last_label.setText(
                 self.tr("Last sync: {time}").format(time=_local_time(state.last_sync))
-                if state.last_sync else self.tr("Never synced"))
+                if state.last_sync
+                else self.tr("Never synced")
+            )
         self.pending_label.setVisible(state.enrolled)
         self.last_label.setVisible(state.enrolled)
-        self.conflicts_button.setText(self.tr("Conflicts: {count}").format(
-            count=state.conflicts))
-        self.conflicts_button.setToolTip(self.tr(
-            "The same thing was changed on two laptops: click to decide which version stands."))
+        self.conflicts_button.setText(self.tr("Conflicts: {count}").format(count=state.conflicts))
+        self.conflicts_button.setToolTip(
+            self.tr(
+                "The same thing was changed on two laptops: click to decide which version stands."
+            )
+        )
         self.conflicts_button.setVisible(state.conflicts > 0)
 
     def _where(self, state: SyncState) -> str:
-        return self.tr("Team {team} on {server}").format(team=state.team or "?",
-                                                         server=state.server or "?")
+        return self.tr("Team {team} on {server}").format(
+            team=state.team or "?", server=state.server or "?"
+        )
 
     def _progress_text(self, progress: tuple[str, int, int] | None) -> str:
         if progress is None:
@@ -484,7 +533,7 @@ class SyncPanel(QWidget):
 
 class ConnectDialog(QDialog):
     """Tools > Connect to team server: the server's address and the one-time enrolment code
-    from its admin."""
+    from its admin; for a team's own server with its own certificate, that certificate."""
 
     enrolled = Signal(str)  # the team's name
 
@@ -495,14 +544,21 @@ class ConnectDialog(QDialog):
         self.server.setPlaceholderText("https://team.example.org")
         self.code = QLineEdit()
         self.code.setPlaceholderText("K3QF-7TQM-XW2A-PL9D")
+        self.cert = QLineEdit()  # a path; empty: the system's authorities vouch for the server
+        self.cert_button = QPushButton()
+        self.cert_button.clicked.connect(self.choose_cert)
+        self.cert_row = QWidget()
+        row = QHBoxLayout(self.cert_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.cert, 1)
+        row.addWidget(self.cert_button)
         self.intro = QLabel()
         self.intro.setWordWrap(True)
         self.message = QLabel()
         self.message.setWordWrap(True)
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
-        self.connect_button = self.buttons.addButton(
-            "", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.connect_button = self.buttons.addButton("", QDialogButtonBox.ButtonRole.AcceptRole)
         self.buttons.accepted.connect(self.submit)
         self.buttons.rejected.connect(self.reject)
         self.form = QFormLayout()
@@ -516,13 +572,19 @@ class ConnectDialog(QDialog):
 
     def retranslate(self) -> None:
         self.setWindowTitle(self.tr("Connect to the team server"))
-        self.intro.setText(self.tr(
-            "The team server's admin gives you its address and a one-time enrolment code for "
-            "this laptop."))
+        self.intro.setText(
+            self.tr(
+                "The team server's admin gives you its address and a one-time enrolment code for "
+                "this laptop."
+            )
+        )
         while self.form.rowCount():
             self.form.takeRow(0)
         self.form.addRow(self.tr("Server address"), self.server)
         self.form.addRow(self.tr("Enrolment code"), self.code)
+        self.form.addRow(self.cert_row)
+        self.cert.setPlaceholderText(self.tr("Optional: only for a team's own server"))
+        self.cert_button.setText(self.tr("Server certificate…"))
         self.connect_button.setText(self.tr("Connect"))
 
     def changeEvent(self, event: QEvent) -> None:
@@ -530,26 +592,66 @@ class ConnectDialog(QDialog):
             self.retranslate()
         super().changeEvent(event)
 
+    def choose_cert(self) -> None:
+        path = dialogs.choose_file(
+            self,
+            self.tr("The team server's certificate"),
+            self.tr("Certificates (*.pem *.crt *.cer)") + ";;" + self.tr("All files") + " (*)",
+        )
+        if path is not None:
+            self.cert.setText(str(path))
+            self._cert_ok(path)
+
+    def _cert_ok(self, path: Path) -> bool:
+        """Said at once, in the interface language, if the file is not a PEM certificate."""
+        try:
+            read_server_cert(path)
+        except KuaError as exc:
+            self.message.setText(
+                self.tr(
+                    "{file} is not a certificate file (PEM). Ask the team server's admin for "
+                    "its certificate."
+                ).format(file=path.name)
+            )
+            self.message.setToolTip(str(exc))
+            self.cert.setFocus()
+            return False
+        self.message.clear()
+        return True
+
     def submit(self) -> None:
         server = self.server.text().strip()
         code = self.code.text().strip().upper()
+        cert = Path(self.cert.text().strip()) if self.cert.text().strip() else None
         if not server.startswith(("http://", "https://")):
-            self.message.setText(self.tr(
-                "Enter the server's address, starting with https:// (or http:// on the "
-                "office network)."))
+            self.message.setText(
+                self.tr(
+                    "Enter the server's address, starting with https:// (or http:// on the "
+                    "office network)."
+                )
+            )
             self.server.setFocus()
             return
         if not code:
             self.message.setText(self.tr("Enter the enrolment code."))
             self.code.setFocus()
             return
+        if cert is not None and not server.startswith("https://"):
+            self.message.setText(
+                self.tr("A server certificate is only for an address starting with https://.")
+            )
+            self.server.setFocus()
+            return
+        if cert is not None and not self._cert_ok(cert):
+            return
         self.message.setText(self.tr("Connecting…"))
         self._set_busy(True)
-        self.controller.enrol(server, code, self._done,
-                              lambda exc: self._failed(exc, server))
+        self.controller.enrol(
+            server, code, self._done, lambda exc: self._failed(exc, server), server_cert=cert
+        )
 
     def _set_busy(self, busy: bool) -> None:
-        for w in (self.server, self.code, self.connect_button):
+        for w in (self.server, self.code, self.cert, self.cert_button, self.connect_button):
             w.setEnabled(not busy)
 
     def _done(self, team: str) -> None:

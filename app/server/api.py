@@ -8,8 +8,12 @@ sees only its own team's revisions and files.
 """
 
 import hashlib
+import math
 import os
 import threading
+import time
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -32,16 +36,65 @@ from storage.timeutil import utcnow
 MAX_BLOB = 4 * 1024 * 1024 * 1024  # one evidence file (a long video is the largest we expect)
 MAX_HASHES = 1000  # hashes in one "which do you lack?" question
 MAX_SEQ = 2**63 - 1  # a cursor beyond a 64-bit integer is refused (422), not a 500
+ENROL_FAILURES = 10  # wrong enrolment codes one address may send per window...
+ENROL_WINDOW_S = 600  # ...of this many seconds; then 429 until the oldest leaves the window
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, reason: str, message: str, **extra: Any) -> None:
+    def __init__(
+        self,
+        status: int,
+        reason: str,
+        message: str,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(message)
         self.status, self.reason, self.message, self.extra = status, reason, message, extra
+        self.headers = headers
 
 
-def _error(status: int, reason: str, message: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"error": reason, "message": message, **extra}, status_code=status)
+def _error(
+    status: int, reason: str, message: str, headers: dict[str, str] | None = None, **extra: Any
+) -> JSONResponse:
+    return JSONResponse(
+        {"error": reason, "message": message, **extra}, status_code=status, headers=headers
+    )
+
+
+class FailedAttempts:
+    """Failed attempts per client address within a sliding window. Kept in this process only:
+    a restart forgets them, which gives a guesser a few more tries against 80-bit codes."""
+
+    def __init__(self, limit: int, window_s: float, clock: Callable[[], float]) -> None:
+        self.limit, self.window_s, self.clock = limit, window_s, clock
+        self.times: dict[str, deque[float]] = {}
+        self.lock = threading.Lock()
+
+    def _recent(self, who: str, now: float) -> deque[float]:
+        times = self.times.get(who, deque())
+        while times and times[0] <= now - self.window_s:
+            times.popleft()
+        if not times:
+            self.times.pop(who, None)
+        return times
+
+    def wait_s(self, who: str) -> int:
+        """Seconds until `who` may try again; 0: now."""
+        with self.lock:
+            now = self.clock()
+            times = self._recent(who, now)
+            if len(times) < self.limit:
+                return 0
+            return max(1, math.ceil(times[0] + self.window_s - now))
+
+    def failed(self, who: str) -> None:
+        with self.lock:
+            now = self.clock()
+            if len(self.times) > 10_000:  # many addresses: forget those whose window passed
+                for old in list(self.times):
+                    self._recent(old, now)
+            self.times.setdefault(who, deque()).append(now)
 
 
 class BodyLimit:
@@ -157,7 +210,15 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def create_app(engine: Engine, blobs_dir: Path, max_body: int = wire.MAX_BODY) -> ASGIApp:
+def create_app(
+    engine: Engine,
+    blobs_dir: Path,
+    max_body: int = wire.MAX_BODY,
+    *,
+    enrol_failures: int = ENROL_FAILURES,
+    enrol_window_s: float = ENROL_WINDOW_S,
+    clock: Callable[[], float] = time.monotonic,
+) -> ASGIApp:
     api = FastAPI(
         title="Kuä team server",
         version=f"protocol {wire.PROTOCOL}",
@@ -167,6 +228,8 @@ def create_app(engine: Engine, blobs_dir: Path, max_body: int = wire.MAX_BODY) -
     # PostgreSQL is also locked row-wise (FOR UPDATE) for several server processes.
     write_lock = threading.Lock()
     blob_lock = threading.Lock()
+    # Codes are 80 bits, yet guessing must stay slow: a few wrong codes per address and window.
+    enrol_failed = FailedAttempts(enrol_failures, enrol_window_s, clock)
 
     def team_blobs(team_id: int) -> BlobStore:
         return BlobStore(blobs_dir / f"team-{team_id}")
@@ -176,7 +239,7 @@ def create_app(engine: Engine, blobs_dir: Path, max_body: int = wire.MAX_BODY) -
 
     @api.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return _error(exc.status, exc.reason, exc.message, **exc.extra)
+        return _error(exc.status, exc.reason, exc.message, exc.headers, **exc.extra)
 
     @api.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -259,9 +322,26 @@ def create_app(engine: Engine, blobs_dir: Path, max_body: int = wire.MAX_BODY) -
             "limits": {"body": max_body, "batch": wire.MAX_BATCH, "chunk": wire.MAX_CHUNK},
         }
 
-    @api.post("/v1/enrol", dependencies=[Depends(versions)])
-    def enrol(body: EnrolIn) -> EnrolOut:
-        """Trade a one-time enrolment code for this device's token (shown once, kept hashed)."""
+    @api.post(
+        "/v1/enrol",
+        dependencies=[Depends(versions)],
+        responses={429: {"description": "too many wrong codes from this address (Retry-After)"}},
+    )
+    def enrol(body: EnrolIn, request: Request) -> EnrolOut:
+        """Trade a one-time enrolment code for this device's token (shown once, kept hashed).
+        After too many wrong codes from one address: 429 too_many_attempts and Retry-After."""
+        # Behind a reverse proxy on this machine, uvicorn puts its X-Forwarded-For here.
+        address = request.client.host if request.client else "?"
+        wait = enrol_failed.wait_s(address)
+        if wait:
+            raise ApiError(
+                429,
+                "too_many_attempts",
+                f"too many wrong enrolment codes from this address: try again in "
+                f"{math.ceil(wait / 60)} min",
+                headers={"Retry-After": str(wait)},
+                retry_after=wait,
+            )
         token = os.urandom(32).hex()
         with write_lock, Session(engine) as s, s.begin():
             device = s.scalars(
@@ -275,6 +355,7 @@ def create_app(engine: Engine, blobs_dir: Path, max_body: int = wire.MAX_BODY) -
                 or device.revoked_at is not None
                 or (device.enrol_expires_at is not None and device.enrol_expires_at < now)
             ):
+                enrol_failed.failed(address)
                 raise ApiError(
                     401,
                     "invalid_enrolment_code",
@@ -328,6 +409,8 @@ def create_app(engine: Engine, blobs_dir: Path, max_body: int = wire.MAX_BODY) -
                         )
                     )
                     continue
+                # rev.device_id may name another laptop: one passes on what it received by USB
+                # bundle. That is intended; pushed_by records which device really sent it.
                 team.last_seq += 1
                 row = StoredRevision(
                     team_id=who.team_id,
@@ -349,6 +432,8 @@ def create_app(engine: Engine, blobs_dir: Path, max_body: int = wire.MAX_BODY) -
         limit: Annotated[int, Query(ge=1, le=wire.MAX_PULL)] = 200,
     ) -> Response:
         """The team's revisions after the cursor, in sequence order, a page at a time."""
+        # The bodies go out as stored: decoding and re-encoding thousands of them per page
+        # would cost the server more than reading them.
         with Session(engine) as s:
             rows = s.execute(
                 select(StoredRevision.seq, cast(StoredRevision.body, Text))
@@ -432,8 +517,6 @@ def create_app(engine: Engine, blobs_dir: Path, max_body: int = wire.MAX_BODY) -
                     )
                 )
             return UploadState(offset=size, complete=True)
-        # The bodies go out as stored: decoding and re-encoding thousands of them per page
-        # would cost the server more than reading them.
 
     @api.put(
         "/v1/blobs/{sha256}",

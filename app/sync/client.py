@@ -6,6 +6,7 @@ and downloads resume at their offset)."""
 from __future__ import annotations
 
 import os
+import ssl
 import sys
 import time
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from storage.revisions import device_id
 from storage.timeutil import to_utc_text, utcnow
 
 TOKEN_FILE = "sync-token"
+SERVER_CERT_FILE = "sync-server.pem"  # the team server's (or its CA's) certificate, if given
 SERVER_KEY = "sync_server"
 TEAM_KEY = "sync_team"
 DEVICE_NAME_KEY = "sync_device_name"
@@ -115,6 +117,50 @@ def load_token(store: Store) -> str | None:
         return None
 
 
+# --- the server's certificate: a coalition's own server may have a self-signed one ---------
+
+
+def server_cert_path(store: Store) -> Path:
+    return store.data_dir / SERVER_CERT_FILE
+
+
+def read_server_cert(path: Path) -> str:
+    """The PEM text of a certificate file, or one line naming the file saying why not."""
+    try:
+        text = path.read_bytes().decode("ascii")
+    except OSError as exc:
+        raise KuaError(f"{path}: cannot read the certificate ({exc.strerror or exc})") from exc
+    except UnicodeDecodeError:
+        text = ""  # DER or anything else binary
+    try:
+        tls_context(text)
+    except (ssl.SSLError, ValueError):
+        raise KuaError(
+            f"{path}: not a certificate in PEM form (a text file with "
+            "-----BEGIN CERTIFICATE-----); ask the team server's admin for it"
+        ) from None
+    return text
+
+
+def tls_context(pem: str) -> ssl.SSLContext:
+    """Verification with this PEM as the only trust anchor: the laptop trusts its team's server
+    because it was given that server's certificate, not because some public CA signed it."""
+    # Not create_default_context: given an empty PEM, it would trust the system's authorities.
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # checks the certificate and host name
+    context.load_verify_locations(cadata=pem)
+    # The server's own certificate may be the anchor, not only the CA that issued it.
+    context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+    return context
+
+
+def _tls_failure(exc: BaseException) -> ssl.SSLError | None:
+    """The TLS error behind a failed request (httpx keeps it as the cause), if there is one."""
+    seen: BaseException | None = exc
+    while seen is not None and not isinstance(seen, ssl.SSLError):
+        seen = seen.__cause__ or seen.__context__
+    return seen
+
+
 # --- HTTP ----------------------------------------------------------------------------------
 
 
@@ -126,11 +172,22 @@ def _headers(token: str | None) -> dict[str, str]:
 
 
 class Connection:
-    """One sync's HTTP session with the server; every failure becomes a SyncError in words."""
+    """One sync's HTTP session with the server; every failure becomes a SyncError in words.
+    With server_cert (a PEM file), the server must prove itself with that certificate or one
+    it issued; without, the system's trusted authorities decide."""
 
-    def __init__(self, server: str, token: str | None, http: httpx.Client | None = None) -> None:
+    def __init__(
+        self,
+        server: str,
+        token: str | None,
+        http: httpx.Client | None = None,
+        server_cert: Path | None = None,
+    ) -> None:
         self.server = server.rstrip("/")
-        self.http = http or httpx.Client(base_url=self.server, timeout=TIMEOUT)
+        self.server_cert = server_cert
+        self.pem = read_server_cert(server_cert) if server_cert else None
+        verify: ssl.SSLContext | bool = tls_context(self.pem) if self.pem else True
+        self.http = http or httpx.Client(base_url=self.server, timeout=TIMEOUT, verify=verify)
         self.owned = http is None
         self.headers = _headers(token)
 
@@ -142,6 +199,9 @@ class Connection:
         try:
             resp = self.http.request(method, path, headers=self.headers, **kw)
         except httpx.HTTPError as exc:
+            tls = _tls_failure(exc)
+            if tls is not None:
+                raise self._tls_error(tls) from exc
             raise SyncError(
                 f"cannot reach the team server at {self.server} ({type(exc).__name__}: {exc}); "
                 "nothing is lost, sync again when the network is back",
@@ -156,6 +216,29 @@ class Connection:
             raise SyncError(f"the team server refused: {message}", reason, resp.status_code)
         return resp
 
+    def _tls_error(self, exc: ssl.SSLError) -> SyncError:
+        if not isinstance(exc, ssl.SSLCertVerificationError):
+            return SyncError(
+                f"no secure connection with {self.server} ({exc.reason or exc}): is it an "
+                "https:// address of the team server?",
+                "tls",
+            )
+        if self.server_cert is None:
+            hint = (
+                "the system's authorities do not vouch for it; if your team runs its own "
+                "server, add --server-cert FILE.pem from its admin"
+            )
+        else:
+            hint = (
+                f"it was checked against {self.server_cert} only; ask the admin for the "
+                "server's current certificate (sync --server-cert FILE.pem)"
+            )
+        return SyncError(
+            f"the team server's certificate is not the one this laptop trusts "
+            f"({exc.verify_message}): {hint}; nothing was sent",
+            "tls",
+        )
+
     def json(self, method: str, path: str, **kw: Any) -> Any:
         try:
             return self.call(method, path, **kw).json()
@@ -165,16 +248,30 @@ class Connection:
             ) from exc
 
 
-def enrol(store: Store, server: str, code: str, http: httpx.Client | None = None) -> str:
+def enrol(
+    store: Store,
+    server: str,
+    code: str,
+    http: httpx.Client | None = None,
+    server_cert: Path | None = None,
+) -> str:
     """Enrol this laptop with a one-time code from the server's admin; the token it gets is
-    stored in the data folder, readable by this user only. Returns the team's name."""
-    conn = Connection(server, None, http)
+    stored in the data folder, readable by this user only. With server_cert (PEM), the server
+    must have that certificate (or one it issued), and only it is trusted from then on.
+    Returns the team's name."""
+    if server_cert is not None and not server.startswith("https://"):
+        raise KuaError(f"{server}: a server certificate is for an https:// address")
+    conn = Connection(server, None, http, server_cert)
     try:
         with store.db.read() as s:
             me = device_id(s)
         answer = conn.json("POST", "/v1/enrol", json={"code": code, "device_id": me})
     finally:
         conn.close()
+    if conn.pem is not None:
+        server_cert_path(store).write_text(conn.pem, encoding="ascii")
+    else:  # a new server without one: an old server's certificate must not stand in its way
+        server_cert_path(store).unlink(missing_ok=True)
     save_token(store, str(answer["token"]))
     with store.db.write() as s:
         set_setting(s, SERVER_KEY, server.rstrip("/"))
@@ -184,7 +281,11 @@ def enrol(store: Store, server: str, code: str, http: httpx.Client | None = None
     return str(answer["team"])
 
 
-def _connect(store: Store, http: httpx.Client | None) -> Connection:
+def _connect(
+    store: Store, http: httpx.Client | None, server_cert: Path | None = None
+) -> Connection:
+    """A connection to the server this laptop is enrolled with, trusting server_cert or else
+    the certificate kept at enrolment (if any)."""
     with store.db.read() as s:
         server = get_setting(s, SERVER_KEY)
     token = load_token(store)
@@ -194,7 +295,20 @@ def _connect(store: Store, http: httpx.Client | None) -> Connection:
             "the team server's admin)",
             "not_enrolled",
         )
-    return Connection(str(server), token, http)
+    kept = server_cert_path(store)
+    return Connection(str(server), token, http, server_cert or (kept if kept.exists() else None))
+
+
+def trust_server_cert(store: Store, server_cert: Path) -> None:
+    """Trust a new certificate of the team server (its admin renewed or replaced it). It is
+    tried against the server first: a wrong file leaves the old one in place."""
+    conn = _connect(store, None, server_cert)
+    try:
+        conn.json("GET", "/v1/me")
+    finally:
+        conn.close()
+    assert conn.pem is not None
+    server_cert_path(store).write_text(conn.pem, encoding="ascii")
 
 
 def sync_once(
@@ -251,6 +365,32 @@ def push(store: Store, conn: Connection, note: Progress) -> int:
                 row.server_seq = seqs[row.rev_id]
         sent += len(batch)
         note("push", sent, total)
+
+
+@dataclass
+class _Page:
+    revisions: list[WireRevision]
+    seqs: dict[str, int]
+    cursor: int
+    more: bool
+
+
+def _fetch_page(conn: Connection, cursor: int, limit: int) -> tuple[bytes, float]:
+    """One pull page as it came, and how many seconds it took to arrive."""
+    start = time.monotonic()
+    content = conn.call("GET", "/v1/pull", params={"after": cursor, "limit": limit}).content
+    return content, time.monotonic() - start
+
+
+def _parse_page(content: bytes) -> _Page:
+    try:
+        page = orjson.loads(content)  # a page is megabytes: orjson reads it 2-3x faster
+        items = page["revisions"]
+        revs = [WireRevision.from_json(item["revision"]) for item in items]
+        seqs = {rev.rev_id: int(item["seq"]) for rev, item in zip(revs, items, strict=True)}
+        return _Page(revs, seqs, int(page["cursor"]), bool(page.get("more")))
+    except (KeyError, TypeError, ValueError) as exc:  # orjson.JSONDecodeError is a ValueError
+        raise SyncError(f"the team server sent a damaged page ({exc})", "bad_answer") from exc
 
 
 def pull(store: Store, conn: Connection, note: Progress) -> tuple[int, int]:
@@ -326,29 +466,3 @@ class ASGITransport(httpx.BaseTransport):
             )
 
         return asyncio.run(run())
-@dataclass
-class _Page:
-    revisions: list[WireRevision]
-    seqs: dict[str, int]
-    cursor: int
-    more: bool
-
-
-def _fetch_page(conn: Connection, cursor: int, limit: int) -> tuple[bytes, float]:
-    """One pull page as it came, and how many seconds it took to arrive."""
-    start = time.monotonic()
-    content = conn.call("GET", "/v1/pull", params={"after": cursor, "limit": limit}).content
-    return content, time.monotonic() - start
-
-
-def _parse_page(content: bytes) -> _Page:
-    try:
-        page = orjson.loads(content)  # a page is megabytes: orjson reads it 2-3x faster
-        items = page["revisions"]
-        revs = [WireRevision.from_json(item["revision"]) for item in items]
-        seqs = {rev.rev_id: int(item["seq"]) for rev, item in zip(revs, items, strict=True)}
-        return _Page(revs, seqs, int(page["cursor"]), bool(page.get("more")))
-    except (KeyError, TypeError, ValueError) as exc:  # orjson.JSONDecodeError is a ValueError
-        raise SyncError(f"the team server sent a damaged page ({exc})", "bad_answer") from exc
-
-
