@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from app.errors import KuaError
 from app.store import Store, get_setting, set_setting
 from app.sync import blobs, wire
-from app.sync.merge import apply_revisions
+from app.sync.merge import apply_revisions, collector_paused
 from app.sync.wire import WireRevision
 from storage.models import Revision, SyncConflict
 from storage.revisions import device_id
@@ -409,18 +409,20 @@ def pull(store: Store, conn: Connection, note: Progress) -> tuple[int, int]:
         ahead = fetcher.submit(_fetch_page, conn, cursor, limit)
         while True:
             content, seconds = ahead.result()
-            page = _parse_page(content)
-            if page.more and page.revisions:
-                if seconds < FAST_PAGE:
-                    limit = min(2 * limit, PULL_PAGE)
-                ahead = fetcher.submit(_fetch_page, conn, page.cursor, limit)
+            with collector_paused():
+                page = _parse_page(content)
+                if page.more and page.revisions:
+                    if seconds < FAST_PAGE:
+                        limit = min(2 * limit, PULL_PAGE)
+                    ahead = fetcher.submit(_fetch_page, conn, page.cursor, limit)
+                if page.revisions:
+                    # Not fsynced: a page lost to a power cut takes its cursor with it, and is
+                    # pulled again.
+                    with store.db.write(durable=False) as s:
+                        new += apply_revisions(s, page.revisions, page.seqs).new
+                        set_setting(s, CURSOR_KEY, page.cursor)
+                    pages += 1
             if page.revisions:
-                # Not fsynced: a page lost to a power cut takes its cursor with it, and is
-                # pulled again.
-                with store.db.write(durable=False) as s:
-                    new += apply_revisions(s, page.revisions, page.seqs).new
-                    set_setting(s, CURSOR_KEY, page.cursor)
-                pages += 1
                 note("pull", new, 0)
             if not page.more or not page.revisions:
                 return new, pages

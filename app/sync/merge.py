@@ -232,15 +232,15 @@ def apply_revisions(
     A record whose whole history arrives here (one creation and a line of edits, nothing of it
     on this copy yet, no duplicate of it anywhere) is built in Python and inserted in bulk with
     its peers; every other record is rebuilt one by one (rebuild). Both give the same rows."""
-    with _collector_paused():
+    with collector_paused():
         return _apply(session, revisions, server_seqs or {})
 
 
 @contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """A page makes hundreds of thousands of objects, none of them in reference cycles; the
-    cyclic garbage collector would walk every live object again and again meanwhile (a third of
-    a first sync's time). It runs as usual once the page is applied."""
+def collector_paused() -> Iterator[None]:
+    """Reading and applying a page makes hundreds of thousands of objects, none in reference
+    cycles; the cyclic garbage collector would walk every live object again and again meanwhile
+    (a third of a first sync's time). It runs as usual once the page is done."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -381,8 +381,15 @@ class _Shape:
     """What building one entity's rows in Python needs to know of its table."""
 
     targets: dict[str, str]  # reference column -> the entity it refers to
-    # Per stored column after id: (column, its default or None, Python value -> stored value).
-    plan: list[tuple[str, Callable[[], Any] | None, Callable[[Any], Any] | None]]
+    plain: list[str]  # data columns stored as they come
+    # The other data columns: (column, its default or None, Python value -> stored value).
+    special: list[tuple[str, Callable[[], Any] | None, Callable[[Any], Any] | None]]
+
+    @property
+    def columns(self) -> list[str]:
+        """The columns of a row _fresh_rows makes, in its order."""
+        data = [*self.plain, *(key for key, _, _ in self.special)]
+        return ["id", *data, DELETED, "rev", "created_at", "updated_at"]
 
 
 _SHAPES: dict[str, _Shape] = {}
@@ -401,7 +408,8 @@ def _shape(session: Session, entity: str) -> _Shape:
         model = ENTITIES[entity]
         table = model.__table__  # type: ignore[attr-defined]
         dialect = session.get_bind().dialect
-        plan: list[tuple[str, Callable[[], Any] | None, Callable[[Any], Any] | None]] = []
+        plain: list[str] = []
+        special: list[tuple[str, Callable[[], Any] | None, Callable[[Any], Any] | None]] = []
         for key in _data_columns(model):
             column = table.columns[key]
             default: Callable[[], Any] | None = None
@@ -409,17 +417,23 @@ def _shape(session: Session, entity: str) -> _Shape:
                 default = functools.partial(column.default.arg, None)
             elif column.default is not None and column.default.is_scalar:
                 default = functools.partial(_same, column.default.arg)
-            if isinstance(column.type, UTCDateTime):
-                plan.append((key, default, _time_value))
+            stored = (
+                _time_value
+                if isinstance(column.type, UTCDateTime)
+                else column.type.bind_processor(dialect)
+            )
+            if default is None and stored is None:
+                plain.append(key)
             else:
-                plan.append((key, default, column.type.bind_processor(dialect)))
+                special.append((key, default, stored))
         shape = _Shape(
             targets={
                 c.key: next(iter(c.foreign_keys)).column.table.name
                 for c in table.columns
                 if c.foreign_keys
             },
-            plan=plan,
+            plain=plain,
+            special=special,
         )
         _SHAPES[entity] = shape
     return shape
@@ -469,7 +483,7 @@ def _insert_run(session: Session, entity: str, run: list[tuple[str, list[WireRev
     conflicts, one head), in bulk. One that meets a natural-key twin (in the store, or earlier
     in the run) is left to rebuild at its place, which merges the two; the rest follow it."""
     shape = _shape(session, entity)
-    columns = ["id", *(key for key, _, _ in shape.plan), DELETED, "rev", "created_at", "updated_at"]
+    columns = shape.columns
     while run:
         session.flush()
         with session.no_autoflush:
@@ -521,26 +535,29 @@ def _fresh_rows(
                     states[n] = {**state, key: alias[value]}
     taken = _keys_present(session, entity, keys, states) if keys else set()
     rows: list[tuple[Any, ...]] = []
-    plan = shape.plan
+    plain, special = shape.plain, shape.special
     for stop, ((record_id, chain), state) in enumerate(zip(run, states, strict=True)):
         if keys and all(k in state for k in keys):  # rebuild compares only complete keys
             value = tuple(state[k] for k in keys)
             if value in taken or not all(isinstance(v, str) for v in value):
                 return rows, stop
             taken.add(value)
-        # As rebuild's new row: a value left None (or unwritten) takes the column's default.
-        row: list[Any] = [record_id]
-        for key, default, stored in plan:
+        row = [record_id, *map(state.get, plain)]
+        for key, default, stored in special:
+            # As rebuild's new row: a value left None (or unwritten) takes the default.
             value = state.get(key)
             if value is None and default is not None:
                 value = default()
             row.append(value if value is None or stored is None else stored(value))
-        deleted = False
-        for rev in chain:
-            if DELETED in rev.fields:
-                deleted = bool(rev.fields[DELETED])
         created = _utc_text(chain[0].created_at)
-        updated = max([created, *(_utc_text(r.created_at) for r in chain[1:])])
+        if len(chain) == 1:
+            deleted, updated = bool(chain[0].fields.get(DELETED)), created
+        else:
+            deleted = False
+            for rev in chain:
+                if DELETED in rev.fields:
+                    deleted = bool(rev.fields[DELETED])
+            updated = max([created, *(_utc_text(r.created_at) for r in chain[1:])])
         row += (deleted, chain[-1].rev_id, created, updated)
         rows.append(tuple(row))
     return rows, len(run)
@@ -550,22 +567,21 @@ def _keys_present(
     session: Session, entity: str, keys: tuple[str, ...], states: list[dict[str, Any]]
 ) -> set[tuple[Any, ...]]:
     """Which of these states' natural keys (plain text ones) a stored record has."""
-    wanted = sorted(
-        {
-            value
-            for value in (tuple(s[k] for k in keys) for s in states if all(k in s for k in keys))
-            if all(isinstance(v, str) for v in value)
-        }
-    )
+    # Keys grouped by all but their last part (a station's election): one query per group,
+    # and SQLite searches the key's index once per last part.
+    groups: dict[tuple[Any, ...], set[str]] = {}
+    for state in states:
+        *prefix, tail = (state.get(k) for k in keys)
+        if isinstance(tail, str) and all(type(v) is str for v in prefix):
+            groups.setdefault(tuple(prefix), set()).add(tail)
     table = ENTITIES[entity].__table__  # type: ignore[attr-defined]
-    names = [f'"{table.c[k].name}"' for k in keys]
-    # A join on the JSON list of keys: SQLite searches the key's index once per key.
-    on = " AND ".join(f"t.{n} = json_extract(v.value, '$[{j}]')" for j, n in enumerate(names))
-    sql = (
-        f"SELECT {', '.join('t.' + n for n in names)} "
-        f'FROM json_each(?) AS v JOIN "{table.name}" AS t ON {on}'
-    )
-    return {tuple(found) for found in _query(session, sql, json.dumps(wanted))}
+    *first, last = (f'"{table.c[k].name}"' for k in keys)
+    where = " AND ".join([*(f"{n} = ?" for n in first), f"{last} {_IN}"])
+    sql = f'SELECT {", ".join([*first, last])} FROM "{table.name}" WHERE {where}'
+    present: set[tuple[Any, ...]] = set()
+    for group, tails in groups.items():
+        present |= {tuple(found) for found in _query(session, sql, *group, _ids(tails))}
+    return present
 
 
 def canonical_id(session: Session, entity: str, record_id: str) -> str:

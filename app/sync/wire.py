@@ -39,9 +39,6 @@ HLC_RE = re.compile(r"^[0-9]{13}-[0-9]{5}-[0-9a-f-]{36}$")
 OPS = ("create", "update", "delete", "restore", "resolve")
 UTC_TEXT_RE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
 """A time as the store keeps it (storage.timeutil.UTCDateTime) and the wire carries it."""
-_MEMBERS = (
-    "rev_id", "entity", "record_id", "op", "parents", "device_id", "hlc", "fields", "created_at",
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -76,21 +73,28 @@ class WireRevision:
         if not isinstance(obj, dict):
             raise ValueError("a revision must be an object")
         try:
-            values = [obj[name] for name in _MEMBERS]
+            rev_id, entity, record_id = obj["rev_id"], obj["entity"], obj["record_id"]
+            op, parents, device, hlc = obj["op"], obj["parents"], obj["device_id"], obj["hlc"]
+            fields, created_at = obj["fields"], obj["created_at"]
         except KeyError as exc:
             raise ValueError(f"a revision lacks a member ({exc})") from None
-        rev_id, entity, record_id, op, parents, device, hlc, fields, created_at = values
         if not (
-            isinstance(parents, list)
-            and isinstance(fields, dict)
-            and all(type(v) is str for v in (rev_id, entity, record_id, op, device, hlc))
-            and all(type(p) is str for p in [created_at, *parents])
+            type(rev_id) is str
+            and type(entity) is str
+            and type(record_id) is str
+            and type(op) is str
+            and type(device) is str
+            and type(hlc) is str
+            and type(created_at) is str
+            and type(fields) is dict
+            and type(parents) is list
+            and (not parents or all(type(p) is str for p in parents))
         ):
             raise ValueError(f"revision {str(rev_id)[:40]!r}: a member has the wrong type")
         for name, value in (("rev_id", rev_id), ("record_id", record_id), ("device_id", device)):
             if not UUID_RE.match(value):
                 raise ValueError(f"revision {rev_id[:40]!r}: {name} is not a UUID")
-        if not all(UUID_RE.match(p) for p in parents):
+        if parents and not all(UUID_RE.match(p) for p in parents):
             raise ValueError(f"revision {rev_id}: parent is not a UUID")
         if op not in OPS:
             raise ValueError(f"revision {rev_id}: unknown op {op[:20]!r}")
