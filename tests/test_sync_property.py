@@ -1,5 +1,6 @@
-"""Property: whatever laptops do offline and however their changes travel (server pushes and
-pulls, bundles between any two, bundles imported twice or out of order), once everyone has
+"""Property: whatever laptops do offline and however their changes travel (pushes and pulls on
+their own or together, bundles between any two, bundles imported twice, out of order or cut
+off on the way), once everyone has
 synced, every copy holds the same records and the same open conflicts, and no value anyone
 saved is lost (each stays the current value, a conflict candidate, or in the history).
 
@@ -25,13 +26,14 @@ from app.server.admin import add_device, create_team
 from app.server.api import create_app
 from app.server.db import open_server_db
 from app.store import Store
-from app.sync.bundle import export_bundle, import_bundle
+from app.sync import client as sync_client
+from app.sync.bundle import BundleError, export_bundle, import_bundle
 from app.sync.client import ASGITransport, enrol, sync_once
 from app.sync.conflicts import list_conflicts, resolve_conflict
 from storage.models import Revision, SyncConflict
 from tests.sync_helpers import incident, laptop, snapshot
 
-REPLICAS = 4
+REPLICAS = 7
 FIELDS = ("description", "status", "reporter")
 STATUSES = ("new", "verified", "closed", "rejected")
 
@@ -56,9 +58,12 @@ op = st.one_of(
     ),
     st.tuples(st.just("delete"), st.integers(0, REPLICAS - 1), st.integers(0, 20), st.booleans()),
     st.tuples(st.just("create"), st.integers(0, REPLICAS - 1)),
-    st.tuples(st.just("sync"), st.integers(0, REPLICAS - 1)),
+    st.tuples(st.sampled_from(("sync", "push", "pull")), st.integers(0, REPLICAS - 1)),
     st.tuples(
-        st.just("bundle"), st.integers(0, REPLICAS - 1), st.integers(0, REPLICAS - 1), st.booleans()
+        st.just("bundle"),
+        st.integers(0, REPLICAS - 1),
+        st.integers(0, REPLICAS - 1),
+        st.sampled_from(("once", "again", "cut")),
     ),
     st.tuples(
         st.just("resolve"), st.integers(0, REPLICAS - 1), st.sampled_from(("mine", "theirs"))
@@ -69,14 +74,14 @@ _teams = itertools.count()
 
 
 @settings(
-    max_examples=25,
+    max_examples=40,
     deadline=None,
     derandomize=True,
     database=None,
     phases=[Phase.explicit, Phase.generate],
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(ops=st.lists(op, min_size=5, max_size=30), replicas=st.integers(3, REPLICAS))
+@given(ops=st.lists(op, min_size=5, max_size=40), replicas=st.integers(3, REPLICAS))
 def test_replicas_converge_and_lose_nothing(
     world: Any, ops: list[tuple[Any, ...]], replicas: int
 ) -> None:
@@ -123,14 +128,25 @@ def _run(stores: list[Store], ops: list[tuple[Any, ...]], http: httpx.Client, ro
                 saved.append(text)
             elif kind == "sync":
                 sync_once(r, http=http)
+            elif kind in ("push", "pull"):
+                half = sync_client.push if kind == "push" else sync_client.pull
+                half(r, sync_client._connect(r, http), lambda stage, done, total: None)
             elif kind == "bundle":
                 src = step[1] % len(stores)
                 dst = stores[step[2] % len(stores)]
                 path = root / f"b{next(counter)}.kua"
                 export_bundle(stores[src], path)
                 bundles.setdefault(src, []).append(path)
+                if step[3] == "cut":  # cut off while copying: refused, nothing changes
+                    cut = path.with_suffix(".cut")
+                    cut.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+                    before = snapshot(dst)
+                    with pytest.raises(BundleError):
+                        import_bundle(dst, cut)
+                    assert snapshot(dst) == before
+                    continue
                 import_bundle(dst, path)
-                if step[3]:  # again, and an older one after it
+                if step[3] == "again":  # again, and an older one after it
                     import_bundle(dst, path)
                     import_bundle(dst, bundles[src][0])
             elif kind == "resolve":
