@@ -298,7 +298,7 @@ def failure_text(exc: BaseException, server: str | None = None) -> str:
             return _tr(
                 "The team server's certificate is not the one this laptop trusts, so "
                 "nothing was sent. If your team runs its own server, get its "
-                "certificate file from the admin (Server certificate…)."
+                "certificate file from the admin (Server certificate)."
             )
         if exc.reason == "too_many_attempts":
             return _tr(
@@ -582,9 +582,9 @@ class ConnectDialog(QDialog):
             self.form.takeRow(0)
         self.form.addRow(self.tr("Server address"), self.server)
         self.form.addRow(self.tr("Enrolment code"), self.code)
-        self.form.addRow(self.cert_row)
+        self.form.addRow(self.tr("Server certificate"), self.cert_row)
         self.cert.setPlaceholderText(self.tr("Optional: only for a team's own server"))
-        self.cert_button.setText(self.tr("Server certificate…"))
+        self.cert_button.setText(self.tr("Browse…"))
         self.connect_button.setText(self.tr("Connect"))
 
     def changeEvent(self, event: QEvent) -> None:
