@@ -277,9 +277,19 @@ def test_pull_comes_in_pages(team: Any, monkeypatch: pytest.MonkeyPatch) -> None
     sync_once(a)
     monkeypatch.setattr(sync_client, "FIRST_PULL_PAGE", 2)
     monkeypatch.setattr(sync_client, "PULL_PAGE", 4)
-    report = sync_once(b)
+    notes: list[tuple[int, int]] = []
+
+    def note(stage: str, done: int, total: int) -> None:
+        if stage == "pull":
+            notes.append((done, total))
+
+    report = sync_once(b, note)
     assert report.pages >= 3 and report.pulled > 7
     assert snapshot(a) == snapshot(b)
+    # Progress counts along the team's sequence: up to the whole of it, never past it.
+    total = notes[-1][1]
+    assert notes[-1] == (total, total) and total >= report.pulled
+    assert [d for d, _ in notes] == sorted({d for d, _ in notes}) and notes[0][0] <= 2
 
 
 # --- evidence files ----------------------------------------------------------------------------

@@ -169,6 +169,7 @@ class PullPage(BaseModel):
     revisions: list[PulledRevision]
     cursor: int
     more: bool
+    last: int  # the team's newest sequence number: how far a pull has to go (for progress)
 
 
 class EnrolIn(BaseModel):
@@ -441,11 +442,12 @@ def create_app(
                 .order_by(StoredRevision.seq)
                 .limit(limit + 1)
             ).all()
+            last = s.scalar(select(Team.last_seq).where(Team.id == who.team_id)) or 0
         page = rows[:limit]
         items = ",".join(f'{{"seq":{seq},"revision":{body}}}' for seq, body in page)
         cursor = page[-1].seq if page else after
         more = "true" if len(rows) > limit else "false"
-        content = f'{{"revisions":[{items}],"cursor":{cursor},"more":{more}}}'
+        content = f'{{"revisions":[{items}],"cursor":{cursor},"more":{more},"last":{last}}}'
         return Response(content, media_type="application/json")
 
     @api.post("/v1/blobs/missing")

@@ -373,6 +373,7 @@ class _Page:
     seqs: dict[str, int]
     cursor: int
     more: bool
+    last: int  # the team's newest sequence number (0 from a server that does not say)
 
 
 def _fetch_page(conn: Connection, cursor: int, limit: int) -> tuple[bytes, float]:
@@ -388,7 +389,8 @@ def _parse_page(content: bytes) -> _Page:
         items = page["revisions"]
         revs = [WireRevision.from_json(item["revision"]) for item in items]
         seqs = {rev.rev_id: int(item["seq"]) for rev, item in zip(revs, items, strict=True)}
-        return _Page(revs, seqs, int(page["cursor"]), bool(page.get("more")))
+        last = int(page.get("last") or 0)
+        return _Page(revs, seqs, int(page["cursor"]), bool(page.get("more")), last)
     except (KeyError, TypeError, ValueError) as exc:  # orjson.JSONDecodeError is a ValueError
         raise SyncError(f"the team server sent a damaged page ({exc})", "bad_answer") from exc
 
@@ -401,7 +403,7 @@ def pull(store: Store, conn: Connection, note: Progress) -> tuple[int, int]:
     and parsed here, not on the fetching thread: two threads of Python work would only take
     turns, and slow the database writes down.)"""
     with store.db.read() as s:
-        cursor = int(get_setting(s, CURSOR_KEY, 0))
+        start = cursor = int(get_setting(s, CURSOR_KEY, 0))
     new = pages = 0
     limit = min(FIRST_PULL_PAGE, PULL_PAGE)
     fetcher = ThreadPoolExecutor(1, thread_name_prefix="kua-pull")
@@ -422,8 +424,8 @@ def pull(store: Store, conn: Connection, note: Progress) -> tuple[int, int]:
                         new += apply_revisions(s, page.revisions, page.seqs).new
                         set_setting(s, CURSOR_KEY, page.cursor)
                     pages += 1
-            if page.revisions:
-                note("pull", new, 0)
+            if page.revisions:  # progress: how far along the team's sequence
+                note("pull", page.cursor - start, max(page.last, page.cursor) - start)
             if not page.more or not page.revisions:
                 return new, pages
     finally:
