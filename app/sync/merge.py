@@ -499,9 +499,9 @@ def _insert_run(session: Session, entity: str, run: list[tuple[str, list[WireRev
 def _fresh_rows(
     session: Session, entity: str, shape: _Shape, run: list[tuple[str, list[WireRevision]]]
 ) -> tuple[list[tuple[Any, ...]], int]:
-    """The rows of run[:stop] (id, the plan's columns, deleted, rev, created_at, updated_at),
-    where run[stop] is the first record rebuild must take (a twin, or a natural key that is not
-    plain text); stop == len(run) when there is none. Runs for every record of a first sync."""
+    """The rows of run[:stop] (values in shape.columns' order), where run[stop] is the first
+    record rebuild must take (a twin, or a natural key that is not plain text); stop ==
+    len(run) when there is none. Runs for every record of a first sync."""
     keys = NATURAL_KEYS.get(entity, ())
     states: list[dict[str, Any]] = []
     for _, chain in run:
