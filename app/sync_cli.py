@@ -117,9 +117,14 @@ def cmd_bundle_import(store: Store, a: argparse.Namespace) -> int:
     if a.json:
         _print_json(r.to_json())
     else:
+        checked = (
+            "signed by a laptop of your team"
+            if r.verified
+            else "NOT verified (this laptop or the one that made it has no team key)"
+        )
         print(
             f"{a.file}: {r.new} new changes ({r.known} already here), {r.blobs} new files; "
-            f"{r.conflicts} open conflicts"
+            f"{r.conflicts} open conflicts; {checked}"
         )
     return 0
 

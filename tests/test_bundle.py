@@ -1,9 +1,12 @@
 """Bundles made for one device: they leave out what that device has through the team server
-(its pull cursor, learnt from its own bundles), and stay readable by the importer as it was."""
+(its pull cursor, learnt from its own bundles), and stay readable by the importer as it was.
+Bundles between laptops of a team are signed with the team's bundle key from the server."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import stat
 import uuid
 import zipfile
 from collections.abc import Iterator
@@ -11,15 +14,31 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
 
 from app.cli import main
 from app.server.admin import add_device, create_team
-from app.store import Store, get_setting
+from app.server.api import hash_secret
+from app.server.db import MIGRATIONS, VERSION_TABLE, head, make_engine
+from app.server.models import ServerBase, Team
+from app.store import Store, get_setting, set_setting
 from app.sync.bundle import CURSOR_PREFIX, BundleError, export_bundle, import_bundle
-from app.sync.client import CURSOR_KEY, enrol, sync_once
+from app.sync.client import (
+    CURSOR_KEY,
+    SERVER_KEY,
+    TEAM_KEY,
+    bundle_key_path,
+    enrol,
+    save_token,
+    sync_once,
+)
+from storage.db import alembic_upgrade
 from storage.models import Revision
 from storage.revisions import device_id
+from storage.timeutil import to_utc_text, utcnow
 from tests.sync_helpers import incident, laptop, running_server, snapshot
 
 
@@ -194,3 +213,160 @@ def test_cli_refuses_a_device_id_that_is_not_one(
     err = capsys.readouterr().err
     assert "01a21f3c" in err and "device id" in err and err.count("\n") == 1
     assert not out.exists()
+
+
+# --- signed bundles ----------------------------------------------------------------------------
+
+REFUSED = r"was changed after it was made, or was not made by a laptop of your team"
+
+
+def server_log(server: tuple[str, str]) -> bytes:
+    return (Path(server[1].removeprefix("sqlite:///")).parent / "server.log").read_bytes()
+
+
+def key_of(store: Store) -> str:
+    path = bundle_key_path(store)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600  # like sync-token: its owner's only
+    return path.read_text(encoding="ascii").strip()
+
+
+def forge(path: Path, out: Path, old: str, new: str) -> Path:
+    """The bundle with old replaced by new in its revisions, and the manifest's hash of them
+    rewritten to match: what whoever holds the USB stick could do."""
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(out, "w") as dst:
+        m = json.loads(src.read("manifest.json"))
+        body = src.read("revisions.json").replace(old.encode(), new.encode())
+        assert body != src.read("revisions.json")
+        m["members"]["revisions.json"] = hashlib.sha256(body).hexdigest()
+        for item in src.infolist():
+            forged = {"manifest.json": json.dumps(m).encode(), "revisions.json": body}
+            dst.writestr(item, forged.get(item.filename) or src.read(item.filename))
+    return out
+
+
+def cli_import(store: Store, path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    code = main(["--data-dir", str(store.data_dir), "bundle", "import", str(path), "--json"])
+    out = capsys.readouterr()
+    return code, out.out + out.err
+
+
+def test_bundles_within_a_team_are_signed_and_checked(
+    server: tuple[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a, b = enrolled(server, tmp_path, f"signed-{tmp_path.name}", "a", "b")
+    (other,) = enrolled(server, tmp_path, f"other-{tmp_path.name}", "o")
+    key = key_of(a)
+    assert len(bytes.fromhex(key)) == 32 and key_of(b) == key != key_of(other)
+    assert key.encode() not in server_log(server)  # handed out, never logged
+    incident(a, "подписано")
+    path = Path(export_bundle(a, tmp_path / "a.kua").path)
+    assert manifest(path)["mac"]["alg"] == "hmac-sha256"
+    code, out = cli_import(b, path, capsys)
+    assert code == 0 and json.loads(out)["verified"] is True
+    assert snapshot(b)["incident"] == snapshot(a)["incident"]
+    # Another team's key does not make a bundle of this team, whatever its manifest says.
+    incident(other, "чужое")
+    theirs = Path(export_bundle(other, tmp_path / "o.kua").path)
+    posing = rewrite_manifest(theirs, tmp_path / "posing.kua", team=manifest(path)["team"])
+    with pytest.raises(BundleError, match=REFUSED):
+        import_bundle(b, posing)
+    for s in (a, b, other):
+        s.close()
+
+
+def test_a_rewritten_or_unsigned_bundle_is_refused_whole(
+    server: tuple[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a, b = enrolled(server, tmp_path, f"forged-{tmp_path.name}", "a", "b")
+    loner = laptop(tmp_path, "loner", election=False)  # never enrolled: has no key
+    incident(a, "Карусель у школы 12")
+    path = Path(export_bundle(a, tmp_path / "a.kua").path)
+    forged = forge(path, tmp_path / "forged.kua", "школы 12", "школы 99")
+    stripped = rewrite_manifest(path, tmp_path / "stripped.kua", mac=None)
+    assert "mac" not in manifest(stripped)
+    before = snapshot(b)
+    for bad, why in ((forged, "signature does not match"), (stripped, "not signed")):
+        code, err = cli_import(b, bad, capsys)
+        assert code == 1 and err.count("\n") == 1 and "Traceback" not in err
+        assert err.startswith(f"error: {bad.name}: ") and REFUSED in err and why in err, err
+        assert "nothing was imported" in err
+    assert snapshot(b) == before and setting(b, CURSOR_PREFIX + me(a)) is None
+    # The forgery is consistent: without the key, only the hashes are checked, and they pass.
+    result = import_bundle(loner, forged)
+    assert result.new > 0 and not result.verified
+    assert "школы 99" in json.dumps(snapshot(loner), ensure_ascii=False)
+    for s in (a, b, loner):
+        s.close()
+
+
+def test_without_a_key_a_bundle_imports_marked_unverified(
+    server: tuple[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (a,) = enrolled(server, tmp_path, f"unverified-{tmp_path.name}", "a")
+    loner = laptop(tmp_path, "loner")
+    incident(a, "из команды")
+    incident(loner, "от одиночки")
+    team_bundle = Path(export_bundle(a, tmp_path / "a.kua").path)
+    loner_bundle = Path(export_bundle(loner, tmp_path / "l.kua").path)
+    assert "mac" not in manifest(loner_bundle) and manifest(loner_bundle)["team"] is None
+    a.close()
+    loner.close()
+    # A laptop that never enrolled cannot check a team's bundle, and says so.
+    code, out = cli_import(loner, team_bundle, capsys)
+    assert code == 0 and json.loads(out)["verified"] is False
+    assert main(["--data-dir", str(loner.data_dir), "bundle", "import", str(team_bundle)]) == 0
+    assert "NOT verified" in capsys.readouterr().out
+    # A laptop of the team takes one from a laptop that never enrolled (no team, so no key).
+    code, out = cli_import(a, loner_bundle, capsys)
+    assert code == 0 and json.loads(out) | {"verified": False} == json.loads(out)
+    assert json.loads(out)["new"] > 0
+
+
+def test_a_team_made_before_bundle_keys_gets_one_and_its_laptops_fetch_it(
+    tmp_path: Path,
+) -> None:
+    """A server database at the previous head, with teams and an enrolled device: upgraded, each
+    team has a key of its own, and the laptop enrolled back then gets it at its next sync."""
+    db = f"sqlite:///{tmp_path / 'old.db'}"
+    token, now = "ab" * 32, to_utc_text(utcnow())
+    engine = make_engine(db)
+    with engine.connect() as conn:
+        alembic_upgrade(conn, MIGRATIONS, "0001")
+        conn.execute(
+            text(
+                "INSERT INTO team (name, last_seq, created_at) VALUES ('old', 0, :t), ('2', 0, :t)"
+            ),
+            {"t": now},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO device (team_id, name, token_hash, created_at, enrolled_at) "
+                "SELECT id, 'lap', :h, :t, :t FROM team WHERE name = 'old'"
+            ),
+            {"h": hash_secret(token), "t": now},
+        )
+        conn.commit()
+    engine.dispose()
+    store = laptop(tmp_path, "lap")  # enrolled back then: token and settings, no key
+    save_token(store, token)
+    with running_server(tmp_path / "srv", db) as (url, _proc):  # it upgrades the database
+        with store.db.write() as s:
+            set_setting(s, SERVER_KEY, url)
+            set_setting(s, TEAM_KEY, "old")
+        assert not bundle_key_path(store).exists()
+        incident(store, "до ключей")
+        assert sync_once(store).pushed > 0
+    engine = make_engine(db)
+    with engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
+        assert ctx.get_current_revision() == head()
+        assert compare_metadata(ctx, ServerBase.metadata) == []
+    with Session(engine) as s:
+        keys = {name: key for name, key in s.execute(select(Team.name, Team.bundle_key))}
+    engine.dispose()
+    assert len(set(keys.values())) == 2 and all(len(bytes.fromhex(k)) == 32 for k in keys.values())
+    assert key_of(store) == keys["old"]
+    assert keys["old"].encode() not in (tmp_path / "srv" / "server.log").read_bytes()
+    # From now on its bundles are signed.
+    assert "mac" in manifest(Path(export_bundle(store, tmp_path / "lap.kua").path))
+    store.close()

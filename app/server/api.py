@@ -177,10 +177,26 @@ class EnrolIn(BaseModel):
     device_id: str | None = Field(default=None, pattern=_UUID)
 
 
+BundleKey = Annotated[
+    str,
+    Field(
+        description="the team's secret for USB bundles (64 hex digits, 32 bytes): its laptops "
+        "sign bundles with HMAC-SHA256 under it; kept like the token"
+    ),
+]
+
+
 class EnrolOut(BaseModel):
     token: str
     team: str
     device: str
+    bundle_key: BundleKey
+
+
+class MeOut(BaseModel):
+    team: str
+    device: str
+    bundle_key: BundleKey
 
 
 class HashList(BaseModel):
@@ -205,6 +221,7 @@ class Caller:
     team_id: int
     team: str
     name: str
+    bundle_key: str
 
 
 def hash_secret(secret: str) -> str:
@@ -309,7 +326,7 @@ def create_app(
             device, team = row
             if device.revoked_at is not None:
                 raise ApiError(401, "token_revoked", "this device was revoked by the server admin")
-            return Caller(device.id, team.id, team.name, device.name)
+            return Caller(device.id, team.id, team.name, device.name, team.bundle_key)
 
     Authed = Annotated[Caller, Depends(caller)]
 
@@ -368,11 +385,15 @@ def create_app(
             device.client_device_id = body.device_id
             team = s.get(Team, device.team_id)
             assert team is not None
-            return EnrolOut(token=token, team=team.name, device=device.name)
+            return EnrolOut(
+                token=token, team=team.name, device=device.name, bundle_key=team.bundle_key
+            )
 
     @api.get("/v1/me")
-    def me(who: Authed) -> dict[str, Any]:
-        return {"team": who.team, "device": who.name}
+    def me(who: Authed) -> MeOut:
+        """This device's team and name, and the team's bundle key (a laptop enrolled before
+        teams had one fetches it here)."""
+        return MeOut(team=who.team, device=who.name, bundle_key=who.bundle_key)
 
     @api.post("/v1/push")
     def push(batch: PushBatch, who: Authed) -> PushResult:

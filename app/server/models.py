@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +17,11 @@ class ServerBase(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+def new_bundle_key() -> str:
+    """32 random bytes (hex): the team's laptops MAC their USB bundles with it (HMAC-SHA256)."""
+    return os.urandom(32).hex()
+
+
 class Team(ServerBase):
     __tablename__ = "team"
 
@@ -23,6 +29,8 @@ class Team(ServerBase):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0)  # the team's revision counter
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Kept as it is, not hashed: the server hands it to each enrolled device of the team.
+    bundle_key: Mapped[str] = mapped_column(String(64), default=new_bundle_key)
 
 
 class Device(ServerBase):

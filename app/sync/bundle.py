@@ -10,13 +10,15 @@ and those the team server numbered at or below the pull cursor its last bundle h
 the merge is idempotent and order-free, and the rest comes with the next sync or bundle.
 
 A bundle is checked whole before anything is applied: a truncated or edited file is refused with
-nothing changed. (The manifest is not signed: a person who rewrites both a member and the
-manifest is caught only by the merge's own checks; bundles travel between people who trust
-each other's laptops.)"""
+nothing changed. A laptop that has its team's bundle key (from the team server) signs the
+manifest with it (HMAC-SHA256), so whoever carries the stick cannot rewrite a member and the
+manifest's hash of it together: a laptop of the same team refuses such a bundle, and one
+whose signature was removed. A laptop without the key cannot check, and says so."""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
 import tempfile
@@ -44,6 +46,7 @@ VERSION = 1  # sync_cursor and after_seq are optional additions: older importers
 MANIFEST = "manifest.json"
 REVISIONS = "revisions.json"
 BLOB_DIR = "blobs/"
+MAC_ALG = "hmac-sha256"  # manifest["mac"] = {"alg": MAC_ALG, "value": hex}, over the rest of it
 CURSOR_PREFIX = "bundle_cursor:"
 """Setting CURSOR_PREFIX + device id: {"team", "seq"}, the highest pull cursor its bundles had."""
 _READ = 1 << 20
@@ -71,6 +74,7 @@ class BundleImport:
     blobs: int
     conflicts: int
     source_device: str
+    verified: bool  # its team signature was checked; False: this laptop or its maker has no key
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -86,6 +90,33 @@ def _hash_member(zf: zipfile.ZipFile, name: str, out: IO[bytes] | None = None) -
     return h.hexdigest()
 
 
+def manifest_mac(key: bytes, manifest: dict[str, Any]) -> str:
+    """HMAC-SHA256 of the manifest without its "mac", as canonical JSON (sorted keys, no
+    spaces): the same bytes however the file was laid out, on any laptop."""
+    rest = {k: v for k, v in manifest.items() if k != "mac"}
+    body = json.dumps(rest, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hmac.new(key, body.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def _verified(path: Path, manifest: dict[str, Any], key: bytes | None) -> bool:
+    """Whether the bundle's signature proves a laptop of this team made it as it is. One that
+    names a team (this laptop's: others are refused before) must be signed, since a missing
+    signature may have been removed; one from a laptop that never enrolled (no team, so no key)
+    cannot be checked, nor can anything on a laptop without the key."""
+    mac = manifest.get("mac")
+    if key is None or (mac is None and manifest.get("team") is None):
+        return False
+    value = mac.get("value") if isinstance(mac, dict) and mac.get("alg") == MAC_ALG else None
+    expected = manifest_mac(key, manifest).encode()
+    if not isinstance(value, str) or not hmac.compare_digest(value.encode(), expected):
+        why = "it is not signed" if mac is None else "its signature does not match"
+        raise _refuse(
+            path,
+            f"it was changed after it was made, or was not made by a laptop of your team ({why})",
+        )
+    return True
+
+
 def known_cursor(session: Session, device: str, team: str | None) -> int | None:
     """The server pull cursor device's bundles showed, if it syncs with this laptop's team."""
     known = get_setting(session, CURSOR_PREFIX + device)
@@ -98,10 +129,11 @@ def export_bundle(store: Store, out: Path, for_device: str | None = None) -> Bun
     """Everything this laptop has (all revisions, all evidence files), except, with for_device,
     the revisions that device has already: those it wrote, and those at or below its last known
     server pull cursor."""
-    from app.sync.client import CURSOR_KEY, TEAM_KEY
+    from app.sync.client import CURSOR_KEY, TEAM_KEY, load_bundle_key
 
     if for_device is not None and not wire.UUID_RE.match(for_device):
         raise BundleError(f"--for-device {for_device!r}: not a device id (a UUID)")
+    key = load_bundle_key(store)
     # One read transaction: the cursor in the manifest matches the revisions in the bundle.
     with store.db.read() as s:
         me = device_id(s)
@@ -136,6 +168,8 @@ def export_bundle(store: Store, out: Path, for_device: str | None = None) -> Bun
         "covers": {"revisions": len(revs), "blobs": len(hashes), "devices": devices},
         "members": members,
     }
+    if key is not None:
+        manifest["mac"] = {"alg": MAC_ALG, "value": manifest_mac(key, manifest)}
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
     os.close(fd)
@@ -179,8 +213,9 @@ def _refuse(path: Path, why: str) -> BundleError:
 
 def import_bundle(store: Store, path: Path) -> BundleImport:
     """Check the whole bundle, then merge it like a pull. Idempotent."""
-    from app.sync.client import TEAM_KEY
+    from app.sync.client import TEAM_KEY, load_bundle_key
 
+    key = load_bundle_key(store)
     try:
         zf = zipfile.ZipFile(path)
     except FileNotFoundError:
@@ -200,6 +235,11 @@ def import_bundle(store: Store, path: Path) -> BundleImport:
             raise _refuse(path, "a bundle format this version of Kuä does not know: update Kuä")
         if manifest["schema"] > wire.SCHEMA:
             raise _refuse(path, "made by a newer Kuä: update Kuä on this laptop first")
+        with store.db.read() as s:
+            team = get_setting(s, TEAM_KEY)
+        if team and manifest.get("team") and manifest["team"] != team:
+            raise _refuse(path, f"it is from team {manifest['team']!r}, this laptop is {team!r}")
+        verified = _verified(path, manifest, key)  # before the members: it vouches for their hashes
         members = manifest.get("members")
         if not isinstance(members, dict) or REVISIONS not in members:
             raise _refuse(path, "its manifest lists no revisions")
@@ -224,10 +264,6 @@ def import_bundle(store: Store, path: Path) -> BundleImport:
             raise _refuse(path, "the file is damaged or cut short") from None
         except (ValueError, KeyError, TypeError) as exc:
             raise _refuse(path, f"its revisions are malformed ({exc})") from None
-        with store.db.read() as s:
-            team = get_setting(s, TEAM_KEY)
-        if team and manifest.get("team") and manifest["team"] != team:
-            raise _refuse(path, f"it is from team {manifest['team']!r}, this laptop is {team!r}")
         # The source's pull cursor (absent from older bundles and unsynced laptops).
         source, source_team = manifest.get("source_device"), manifest.get("team")
         cursor: int | None = manifest.get("sync_cursor")
@@ -261,10 +297,11 @@ def import_bundle(store: Store, path: Path) -> BundleImport:
                 "source": manifest.get("source_device"),
                 "new": applied.new,
                 "blobs": new_blobs,
+                "verified": verified,
             },
         )
         conflicts = len(s.scalars(select(SyncConflict.id)).all())
-    return BundleImport(applied.new, applied.known, new_blobs, conflicts, str(source))
+    return BundleImport(applied.new, applied.known, new_blobs, conflicts, str(source), verified)
 
 
 def _remember_cursor(session: Session, device: str, team: str, seq: int) -> None:

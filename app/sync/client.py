@@ -6,6 +6,7 @@ and downloads resume at their offset)."""
 from __future__ import annotations
 
 import os
+import re
 import ssl
 import sys
 import time
@@ -29,6 +30,7 @@ from storage.revisions import device_id
 from storage.timeutil import to_utc_text, utcnow
 
 TOKEN_FILE = "sync-token"
+BUNDLE_KEY_FILE = "bundle-key"  # the team's secret that signs USB bundles (from the server)
 SERVER_CERT_FILE = "sync-server.pem"  # the team server's (or its CA's) certificate, if given
 SERVER_KEY = "sync_server"
 TEAM_KEY = "sync_team"
@@ -94,27 +96,63 @@ class SyncStatus:
         return asdict(self)
 
 
-# --- the token: a secret of this laptop, readable by its owner only ---------------------------
+# --- secrets (the token, the team's bundle key): readable by this laptop's user only --------
 
 
 def token_path(store: Store) -> Path:
     return store.data_dir / TOKEN_FILE
 
 
-def save_token(store: Store, token: str) -> None:
-    path = token_path(store)
+def bundle_key_path(store: Store) -> Path:
+    return store.data_dir / BUNDLE_KEY_FILE
+
+
+def _save_secret(path: Path, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="ascii") as f:
-        f.write(token + "\n")
+        f.write(text + "\n")
     if sys.platform != "win32":  # the data folder is the user's own on Windows
         os.chmod(path, 0o600)
 
 
-def load_token(store: Store) -> str | None:
+def _load_secret(path: Path) -> str | None:
     try:
-        return token_path(store).read_text(encoding="ascii").strip() or None
+        return path.read_text(encoding="ascii").strip() or None
     except FileNotFoundError:
         return None
+
+
+def save_token(store: Store, token: str) -> None:
+    _save_secret(token_path(store), token)
+
+
+def load_token(store: Store) -> str | None:
+    return _load_secret(token_path(store))
+
+
+def load_bundle_key(store: Store) -> bytes | None:
+    """The team's bundle key, if this laptop has it (from enrolment, or fetched at a sync)."""
+    path = bundle_key_path(store)
+    try:
+        text = _load_secret(path)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise KuaError(f"{path}: cannot read the team's bundle key ({exc})") from None
+    if text is None:
+        return None
+    if not _BUNDLE_KEY_RE.fullmatch(text):
+        raise KuaError(f"{path}: damaged (not 64 hex digits); delete it and sync to fetch it again")
+    return bytes.fromhex(text)
+
+
+_BUNDLE_KEY_RE = re.compile("[0-9a-f]{64}")
+
+
+def _bundle_key_of(answer: Any) -> str | None:
+    """The bundle key in the server's answer; None from a server older than bundle keys."""
+    key = answer.get("bundle_key") if isinstance(answer, dict) else None
+    if key is not None and not (isinstance(key, str) and _BUNDLE_KEY_RE.fullmatch(key)):
+        raise SyncError("the team server sent a malformed bundle key", "bad_answer")
+    return key
 
 
 # --- the server's certificate: a coalition's own server may have a self-signed one ---------
@@ -268,11 +306,16 @@ def enrol(
         answer = conn.json("POST", "/v1/enrol", json={"code": code, "device_id": me})
     finally:
         conn.close()
+    bundle_key = _bundle_key_of(answer)
     if conn.pem is not None:
         server_cert_path(store).write_text(conn.pem, encoding="ascii")
     else:  # a new server without one: an old server's certificate must not stand in its way
         server_cert_path(store).unlink(missing_ok=True)
     save_token(store, str(answer["token"]))
+    if bundle_key is not None:
+        _save_secret(bundle_key_path(store), bundle_key)
+    else:  # another team's key must not vouch for this team's bundles
+        bundle_key_path(store).unlink(missing_ok=True)
     with store.db.write() as s:
         set_setting(s, SERVER_KEY, server.rstrip("/"))
         set_setting(s, TEAM_KEY, answer["team"])
@@ -319,6 +362,10 @@ def sync_once(
     report = SyncReport(server=conn.server)
     note = progress or (lambda stage, done, total: None)
     try:
+        if load_bundle_key(store) is None:  # enrolled before teams had bundle keys
+            bundle_key = _bundle_key_of(conn.json("GET", "/v1/me"))
+            if bundle_key is not None:
+                _save_secret(bundle_key_path(store), bundle_key)
         report.pushed = push(store, conn, note)
         report.pulled, report.pages = pull(store, conn, note)
         report.uploaded = blobs.upload_missing(store, conn, note)
