@@ -150,6 +150,7 @@ class MainWindow(QMainWindow):
         self.election: ElectionView | None = None
         self.counts: Counts | None = None
         self._query: Any = None  # the running list query, cancelled when a newer one starts
+        self._filter_changed = False  # the user changed the filters since the list was shown
         self._shortcuts: ShortcutsDialog | None = None
         self.composer: Any = None  # the open complaint composer, if any
         self.team_keys: Any = None
@@ -201,10 +202,11 @@ class MainWindow(QMainWindow):
         self.station_view.setWordWrap(False)
         self.station_view.setTextElideMode(Qt.TextElideMode.ElideRight)  # the tooltip has all
         self.station_view.setMinimumWidth(160)
-        self.station_view.selectionModel().currentRowChanged.connect(lambda *_: self.refresh())
+        self.station_view.selectionModel().currentRowChanged.connect(
+            lambda *_: self.refresh(filter_changed=True))
 
         self.filters = FilterBar(lang)
-        self.filters.changed.connect(self.refresh)
+        self.filters.changed.connect(lambda: self.refresh(filter_changed=True))
 
         temp = data_dir / "cache" / "pasted"
         self.evidence = EvidencePanel(storage, images, temp, self.undo_stack)
@@ -419,29 +421,61 @@ class MainWindow(QMainWindow):
     def current_filter(self) -> IncidentFilter:
         return self.filters.incident_filter(self.selected_station_codes())
 
-    def refresh(self) -> None:
-        """Re-run the list query with the current filters (the newest query wins)."""
+    def refresh(self, filter_changed: bool = False) -> None:
+        """Re-run the list query with the current filters (the newest query wins).
+        filter_changed: the user changed the filters or search (not a sync, save or delete)."""
         if self._query is not None:
             self._query.cancel()
+        self._filter_changed |= filter_changed
         flt = self.current_filter()
         self._query = self.storage.submit(lambda ctx: _nums(ctx, flt), self._nums_arrived)
 
     def _nums_arrived(self, nums: list[int] | None) -> None:
+        """The new list keeps what the user chose, by incident (rows move as incidents come,
+        go and change): the chosen ones still listed, the current one, the scroll position."""
         if nums is None:
             return
         self._query = None
-        current = self.editor.current
+        filter_changed, self._filter_changed = self._filter_changed, False
+        selection = self.table.selectionModel()
+        chosen = self.incidents.nums_in(selection.selection())
+        current = self.incidents.num_at(self.table.currentIndex().row())
+        top = self.incidents.num_at(self.table.rowAt(0))
+        scrolled = self.table.verticalScrollBar().value()
         self.incidents.set_nums(nums)
-        if current is not None:
-            row = self.incidents.row_of_num(current.num)
-            if row is not None:
-                self.table.selectionModel().blockSignals(True)
-                self.table.selectionModel().setCurrentIndex(
-                    self.incidents.index(row, 0),
-                    QItemSelectionModel.SelectionFlag.ClearAndSelect
-                    | QItemSelectionModel.SelectionFlag.Rows)
-                self.table.selectionModel().blockSignals(False)
+        shown = self.editor.current
+        if shown is not None and self.incidents.row_of_num(shown.num) is not None:
+            # The form's incident is the current row whenever the list has it (one just
+            # saved as new, or back after a filter change).
+            current = shown.num
+            chosen.append(shown.num)
+        selection.blockSignals(True)  # the form shows the current incident already
+        selection.select(self.incidents.selection_of(chosen),
+                         QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        row = None if current is None else self.incidents.row_of_num(current)
+        if row is not None:
+            selection.setCurrentIndex(self.incidents.index(row, 0),
+                                      QItemSelectionModel.SelectionFlag.NoUpdate)
+        selection.blockSignals(False)
+        self._restore_scroll(top, scrolled, filter_changed)
         self.refreshed.emit()
+
+    def _restore_scroll(self, top: int | None, scrolled: int, filter_changed: bool) -> None:
+        """After a filter change, show the current incident (or the top); otherwise keep the
+        list where it was: the same incident at the top, or at the very top to show new ones."""
+        self.table.doItemsLayout()  # the scroll range of the new row count
+        if filter_changed:
+            if self.table.currentIndex().isValid():
+                self.table.scrollTo(self.table.currentIndex())
+            else:
+                self.table.scrollToTop()
+            return
+        row = None if top is None or scrolled == 0 else self.incidents.row_of_num(top)
+        if row is None:
+            self.table.verticalScrollBar().setValue(scrolled)
+        else:
+            self.table.scrollTo(self.incidents.index(row, 0),
+                                QAbstractItemView.ScrollHint.PositionAtTop)
 
     def refresh_overview(self) -> None:
         self.storage.submit(_overview, self._overview_arrived)

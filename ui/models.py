@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from typing import Any
 
@@ -11,6 +11,7 @@ from PySide6.QtCore import (
     QAbstractListModel,
     QAbstractTableModel,
     QCoreApplication,
+    QItemSelection,
     QModelIndex,
     QPersistentModelIndex,
     QSize,
@@ -130,6 +131,27 @@ class IncidentTableModel(QAbstractTableModel):
 
     def num_at(self, row: int) -> int | None:
         return self._nums[row] if 0 <= row < len(self._nums) else None
+
+    def nums_in(self, selection: QItemSelection) -> list[int]:
+        """The incidents of a selection's rows, read from the keys (no row is fetched)."""
+        nums: list[int] = []
+        for i in range(selection.count()):
+            part = selection.at(i)
+            nums.extend(self._nums[part.top() : part.bottom() + 1])
+        return nums
+
+    def selection_of(self, nums: Iterable[int]) -> QItemSelection:
+        """The whole rows of those of these incidents the list holds, a range per run of
+        adjacent rows; found through the keys, so no row is fetched."""
+        rows = sorted({row for num in nums if (row := self.row_of_num(num)) is not None})
+        selection = QItemSelection()
+        last = len(self.COLUMNS) - 1
+        start = 0
+        for i, row in enumerate(rows):
+            if i + 1 == len(rows) or rows[i + 1] != row + 1:
+                selection.select(self.index(rows[start], 0), self.index(row, last))
+                start = i + 1
+        return selection
 
     def incident_at(self, row: int) -> IncidentView | None:
         """The row's incident if its page is loaded (None while it is being fetched)."""
