@@ -276,7 +276,223 @@ def translate_known(text: str) -> str | None:
         match = pattern.match(text)
         if match:
             return template().format(**match.groupdict())
+    return file_problems(text)
+
+
+# --- station lists and results tables (app/stations_csv.py, app/results_import.py) ---------
+
+# Each problem is one line, "FILE line N, column C: REASON" (the line and the column may be
+# absent). The place is rebuilt in the interface language and the reason translated by its
+# own table, so a few rules cover every combination; names and values stay as in the file.
+_WHERE = re.compile(r"(?P<file>.+?) line (?P<line>\d+)"
+                    r"(?:, column (?P<column>'.*?'|.+?))?: (?P<reason>.+)")
+_WHOLE_FILE = re.compile(r"(?P<file>.+?): (?P<reason>.+)")
+_EXCEL_HINT = 'in Excel: File > Save As > "CSV UTF-8 (Comma delimited)"'
+
+
+def _quoted(text: str) -> str:
+    """A name or value from the file in the interface language's quotes (« » in Russian)."""
+    return _tr("'{text}'").format(text=text)
+
+
+def _unquote(text: str) -> str:
+    return text[1:-1] if len(text) > 1 and text[0] == text[-1] == "'" else text
+
+
+def _column(column: str) -> str:
+    if column.isdigit():  # a column without a name: its number
+        return _tr("column {number}").format(number=column)
+    return _tr("column {name}").format(name=_unquote(column))
+
+
+def _meaning(target: str) -> str:
+    """What two columns both mean: a protocol line, a candidate or a station list column."""
+    if match := re.fullmatch(r"line (\S+)", target):
+        return _tr("protocol line {line}").format(line=match[1])
+    if target.startswith("candidate "):
+        return _tr("candidate {name}").format(name=target.removeprefix("candidate "))
+    return _quoted(target)
+
+
+def _excel_hint() -> str:
+    return _tr('in Excel: File > Save As > "CSV UTF-8 (Comma delimited)"')
+
+
+def _differences(diffs: str) -> str:
+    """describe_conflict's "line 9: stored 5, new 6; Name: stored blank, new 3; and 2 more"."""
+    def one(part: str) -> str:
+        if match := re.fullmatch(r"and (\d+) more", part):
+            return _tr("and {count} more").format(count=match[1])
+        match = re.fullmatch(r"(?:line (?P<line>\S+)|(?P<name>.+)): stored (?P<old>\S+), "
+                             r"new (?P<new>\S+)", part)
+        if match is None:
+            return part
+        old, new = (_tr("blank") if v == "blank" else v for v in (match["old"], match["new"]))
+        if match["line"]:
+            return _tr("line {line}: stored {old}, new {new}").format(
+                line=match["line"], old=old, new=new)
+        return _tr("{name}: stored {old}, new {new}").format(name=match["name"], old=old,
+                                                             new=new)
+    return "; ".join(one(part) for part in diffs.split("; "))
+
+
+# Groups that need more than copying: lists of names, the Excel hint, protocol sources, ….
+_GROUPS: dict[str, Callable[[str], str]] = {
+    "unknown": lambda names: ", ".join(_quoted(n) for n in names[1:-1].split("', '")),
+    "hint": lambda hint: _excel_hint() if hint == _EXCEL_HINT else hint,
+    "target": _meaning,
+    "diffs": _differences,
+    "source": lambda source: {"observer": _tr("Observer's copy"), "posted": _tr("Posted copy"),
+                              "official": _tr("Official result")}.get(source, source),
+}
+
+
+def _reason_rules() -> list[tuple[str, str]]:
+    """(regex of app/'s English reason, its translation): {name} stands for the group."""
+    value = r"'(?P<value>.*)'"
+    hint = r" \((?P<hint>in Excel: .*)\)"
+    fields = r"(?P<fields>\d+) fields, but the header line has (?P<columns>\d+) columns"
+    unknown = r"unknown column\(s\):? (?P<unknown>'.*'); "
+    conflict = r"station (?P<code>.+?) already has a different (?P<source>\w+) protocol"
+    replace = r" \((?P<diffs>.*)\); nothing was changed: (?:give|use) --replace to replace it"
+    return [
+        # the file as a whole (decoding, CSV syntax)
+        (r"this is an Excel workbook \(\.xlsx/\.xls\), not a CSV file; save it as CSV UTF-8"
+         + hint, _tr("this is an Excel workbook (.xlsx/.xls), not a CSV file; save it as CSV "
+                     "UTF-8 ({hint})")),
+        (r"the file is not valid UTF-16 text; save it as UTF-8",
+         _tr("the file is not valid UTF-16 text; save it as UTF-8")),
+        (r"the file is not UTF-8 text; the file looks like Windows-1251, save it as UTF-8" + hint,
+         _tr("the file is not UTF-8 text; it looks like Windows-1251: save it as UTF-8 "
+             "({hint})")),
+        (r"byte 0x(?P<byte>[0-9A-F]{2}) is not valid UTF-8 text; save the file as UTF-8" + hint,
+         _tr("byte 0x{byte} is not valid UTF-8 text; save the file as UTF-8 ({hint})")),
+        (r"the file contains NUL characters, so it is not a CSV text file; save it as CSV "
+         r"UTF-8" + hint,
+         _tr("the file contains NUL characters, so it is not a CSV text file; save it as CSV "
+             "UTF-8 ({hint})")),
+        (r'a quoted field starts here but its closing quote \("\) is missing',
+         _tr('a quoted field starts here but its closing quote (") is missing')),
+        (r'a closing quote must be followed by the separator; inside a quoted field write a '
+         r'quote as two quotes \(""\)',
+         _tr('a closing quote must be followed by the separator; inside a quoted field write '
+             'a quote as two quotes ("")')),
+        (r"a field is too long", _tr("a field is too long")),
+        (r"cannot read the line as CSV \((?P<error>.*)\)",
+         _tr("cannot read the line as CSV ({error})")),
+        (r"not a readable \.xlsx workbook \((?P<error>.*)\)",
+         _tr("not a readable .xlsx workbook ({error})")),
+        (r"no stations: the file is empty", _tr("no stations: the file is empty")),
+        (r"the file is empty", _tr("the file is empty")),
+        (r"no stations: the file has no header line and no rows",
+         _tr("no stations: the file has no header line and no rows")),
+        (r"no stations: the file has a header line but no station rows",
+         _tr("no stations: the file has a header line but no station rows")),
+        (r"the file has a header line but no rows",
+         _tr("the file has a header line but no rows")),
+        # the header line
+        (r"missing required column\(s\): (?P<names>.+) \(columns must be separated by "
+         r"commas or semicolons\)",
+         _tr("missing required column(s): {names} (columns must be separated by commas or "
+             "semicolons)")),
+        (r"missing required column\(s\): (?P<names>.+)",
+         _tr("missing required column(s): {names}")),
+        (unknown + r"accepted columns are: (?P<accepted>.+?) \(Russian names such as "
+         r"(?P<examples>.+) are accepted too\)",
+         _tr("unknown column(s): {unknown}; accepted columns are: {accepted} (Russian names "
+             "such as {examples} are accepted too)")),
+        (unknown + r"profile (?P<profile>\S+) has lines (?P<lines>.+?) and candidates "
+         r"(?P<candidates>.+)",
+         _tr("unknown column(s): {unknown}; profile {profile} has lines {lines} and "
+             "candidates {candidates}")),
+        (unknown + r"profile (?P<profile>\S+) has lines (?P<lines>.+)",
+         _tr("unknown column(s): {unknown}; profile {profile} has lines {lines}")),
+        (r"columns '(?P<first>.*?)' and '(?P<second>.*)' both mean (?P<target>.+)",
+         _tr("columns '{first}' and '{second}' both mean {target}")),
+        (r"column '(?P<given>.*)' is there but (?P<absent>\w+) is missing; give both lat and "
+         r"lon, or neither",
+         _tr("column '{given}' is there but {absent} is missing; give both lat and lon, or "
+             "neither")),
+        (r"no station code column \(name it code, код or код комиссии\)",
+         _tr("no station code column (name it code, код or код комиссии)")),
+        (r"no column is a protocol line of profile (?P<profile>\S+)",
+         _tr("no column is a protocol line of profile {profile}")),
+        # a row
+        (fields + r" \(a value that contains '(?P<separator>.+)' must be in double quotes\)",
+         _tr("{fields} fields, but the header line has {columns} columns (a value that "
+             "contains '{separator}' must be in double quotes)")),
+        (fields, _tr("{fields} fields, but the header line has {columns} columns")),
+        (value + r" is in a column that has no name in the header line",
+         _tr("'{value}' is in a column that has no name in the header line")),
+        (r"the station code is empty", _tr("the station code is empty")),
+        (r"the station name is empty", _tr("the station name is empty")),
+        (value + r" is not a whole number", _tr("'{value}' is not a whole number")),
+        (value + r" is negative; the number of voters must be 0 or more",
+         _tr("'{value}' is negative; the number of voters must be 0 or more")),
+        (value + r" is negative; a protocol figure is 0 or more",
+         _tr("'{value}' is negative; a protocol figure is 0 or more")),
+        (value + r" is not a number \(expected decimal degrees such as 43\.2567\)",
+         _tr("'{value}' is not a number (expected decimal degrees such as 43.2567)")),
+        (value + r" is out of range \(must be between -(?P<limit>\d+) and (?P=limit)\)",
+         _tr("'{value}' is out of range (must be between -{limit} and {limit})")),
+        (r"empty while (?P<given>.+) is given; fill both or neither",
+         _tr("empty while {given} is given; fill both or neither")),
+        (r"duplicate code '(?P<code>.*)', already used on line (?P<line>\d+)",
+         _tr("duplicate code '{code}', already used on line {line}")),
+        (r"duplicate station '(?P<code>.*)', already on line (?P<line>\d+) with other figures",
+         _tr("duplicate station '{code}', already on line {line} with other figures")),
+        (r"station '(?P<code>.*)' is not in the station list of (?P<q>['\"])(?P<election>.*)"
+         r"(?P=q) \(import the station list first, or give --create-stations\)",
+         _tr("station '{code}' is not in the station list of '{election}' (import the station "
+             "list first, or give --create-stations)")),
+        (conflict + r" entered by (?P<who>.+?)" + replace,
+         _tr("station {code} already has a different protocol ({source}) entered by {who}: "
+             "{diffs}; nothing was changed: give --replace to replace it")),
+        (conflict + replace,
+         _tr("station {code} already has a different protocol ({source}): {diffs}; nothing "
+             "was changed: give --replace to replace it")),
+    ]
+
+
+def _reason(reason: str) -> str | None:
+    for pattern, template in _reason_rules():
+        if match := re.fullmatch(pattern, reason):
+            found = {k: _GROUPS[k](v) if k in _GROUPS else v
+                     for k, v in match.groupdict().items() if v is not None}
+            return template.format(**found)
     return None
+
+
+def _file_problem(line: str) -> str | None:
+    """One line of a station list's or results table's problems, translated, if known."""
+    if match := re.fullmatch(r"\.\.\. and (\d+) more", line):
+        return "... " + _tr("and {count} more").format(count=match[1])
+    if match := re.fullmatch(r"(?P<file>.+?) line (?P<line>\d+) repeats line (?P<first>\d+) "
+                             r"exactly \(station (?P<code>.+)\); imported once", line):
+        return _tr("{file} line {line} repeats line {first} exactly (station {code}); imported "
+                   "once").format(**match.groupdict())
+    if where := _WHERE.fullmatch(line):
+        reason = _reason(where["reason"])
+        if reason is None:
+            return None
+        if where["column"] is None:
+            return _tr("{file} line {line}: {reason}").format(
+                file=where["file"], line=where["line"], reason=reason)
+        return _tr("{file} line {line}, {column}: {reason}").format(
+            file=where["file"], line=where["line"], column=_column(where["column"]),
+            reason=reason)
+    whole = _WHOLE_FILE.fullmatch(line)
+    reason = _reason(whole["reason"]) if whole else None
+    return f"{whole['file']}: {reason}" if whole and reason else None
+
+
+def file_problems(text: str) -> str | None:
+    """The problems app/ found in a station list or results table (one a line), in the
+    interface language; a line we do not know stays in English. None if none is known, or
+    nothing changed (English interface)."""
+    lines = text.split("\n")
+    shown = "\n".join(_file_problem(line) or line for line in lines)
+    return None if shown == text else shown
 
 
 # --- photo import: the reason a file was refused ------------------------------------------

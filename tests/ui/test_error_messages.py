@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import re
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,8 +12,10 @@ from typing import Any
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from app.errors import KuaError, NotFound
+from app.elections import import_stations
+from app.errors import InvalidInput, KuaError, NotFound
 from app.paths import DB_NAME
+from app.results_import import ResultsFileError, import_results
 from app.store import Store
 from tests.conftest import FIXTURES
 from tests.ui.conftest import Messages, wait_idle
@@ -194,3 +197,199 @@ def test_a_station_typed_by_name_is_found(qtbot: Any, window: MainWindow) -> Non
     window.new_incident()
     window.editor.station.setText(station.name.upper())
     assert window.editor.values()["station_code"] == station.code
+
+
+# --- station lists and results tables: every problem in the interface language ------------
+
+HEAD = "code,name,region,district,address,registered_voters,lat,lon\n"
+ROW = "75-101,Школа № 1,Алматы,Бостандыкский район,ул. Абая 1"  # + voters, lat, lon
+# (file, content, line of the first problem (None: the file as a whole), what must be kept:
+# column names and values as written in the file)
+STATION_FILES: list[tuple[str, str | bytes, int | None, list[str]]] = [
+    ("number.csv", HEAD + ROW + ",abc,,\n", 2, ["registered_voters", "abc"]),
+    ("negative.csv", HEAD + ROW + ",-12,,\n", 2, ["registered_voters", "-12"]),
+    ("nocode.csv", HEAD + ",,Алматы,Район,Адрес,,,\n", 2, ["code", "name"]),
+    ("missing.csv", "code,name,region,address\n75-101,a,b,c\n", 1, ["district"]),
+    ("unknown.csv", "code,name,region,district,address,телефон\n" + ROW + ",555\n", 1,
+     ["телефон"]),
+    ("oneline.csv", "code name region district address\n1\n", 1,
+     ["code name region district address"]),
+    ("cp1251.csv", (HEAD + ROW + ",,,\n").encode("cp1251"), 2, []),
+    ("empty.csv", b"", None, []),
+    ("header.csv", HEAD, None, []),
+    ("duplicate.csv", HEAD + ROW + ",,,\n75-101,Школа № 2,Алматы,Район,Адрес,,,\n", 3,
+     ["code", "75-101"]),
+    ("fields.csv", HEAD + ROW + ",1,2,3,4\n", 2, []),
+    ("coords.csv", HEAD + ROW + ",,95,\n", 2, ["lat", "95", "lon"]),
+    ("latonly.csv", "code,name,region,district,address,lat\n" + ROW + ",43.2\n", 1, ["lat"]),
+    ("twice.csv", "code,name,region,district,address,Код\n" + ROW + ",1\n", 1, ["Код"]),
+    ("quote.csv", HEAD + ROW + ',"1,,\n', 2, []),
+    ("book.csv", b"PK\x03\x04" + bytes(20), None, []),
+    ("nul.csv", b"code\x00name\n", 1, []),
+    ("unnamed.csv", "code,name,region,district,address,\n" + ROW + ",x\n", 2, ["x"]),
+    ("many.csv", HEAD + "".join(f"{n},,R,D,A,,,\n" for n in range(1, 25)), 2, []),
+]
+RESULTS_HEAD = "code,voters_on_list,valid\n"
+# the same, and the profile to import with (None: the election's)
+RESULTS_FILES: list[tuple[str, str | bytes, int | None, list[str], str | None]] = [
+    ("r-figure.csv", RESULTS_HEAD + "75-001,abc,5\n", 2, ["voters_on_list", "abc"], None),
+    ("r-minus.csv", RESULTS_HEAD + "75-001,-3,5\n", 2, ["voters_on_list", "-3"], None),
+    ("r-blank.csv", RESULTS_HEAD + ",1,2\n", 2, ["code"], None),
+    ("r-nocode.csv", "voters_on_list,valid\n1,2\n", 1, ["код комиссии"], None),
+    ("r-unknown.csv", "code,voters_on_list,42. Something\n75-001,1,2\n", 1,
+     ["42. Something", "kz-presidential", "voters_on_list, ballots_received"], None),
+    ("r-ballot.csv", "code,1,Иванов Иван\n75-001,1,2\n", 1,
+     ["Иванов Иван", "by-2020-presidential", "Лукашенко Александр Григорьевич"],
+     "by-2020-presidential"),
+    ("r-nolines.csv", "code,comment\n75-001,x\n", 1, ["kz-presidential"], None),
+    ("r-twice.csv", "code,voters_on_list,Voters on the lists\n75-001,1,1\n", 1,
+     ["voters_on_list", "Voters on the lists"], None),
+    ("r-duplicate.csv", RESULTS_HEAD + "75-001,1,2\n75-001,1,3\n", 3, ["code", "75-001"],
+     None),
+    ("r-nostation.csv", RESULTS_HEAD + "99-999,1,2\n", 2, ["code", "99-999"], None),
+    ("r-header.csv", RESULTS_HEAD, None, [], None),
+    ("r-empty.csv", b"", None, [], None),
+    ("r-wide.csv", RESULTS_HEAD + "75-001,1,2,3\n", 2, [], None),
+    ("r-unnamed.csv", "code,voters_on_list,,valid\n75-001,1,x,2\n", 2, ["x"], None),
+    ("r-ansi.csv", "код,voters_on_list\n75-001,1\n".encode("cp1251"), 1, [], None),
+    ("r-book.xlsx", b"not a workbook", None, ["File is not a zip file"], None),
+]
+# app/'s reasons and places are worded with these; none may be left in a translation.
+ENGLISH = re.compile(r"\b(line|column|columns|is|not|the|empty|whole|number|negative|missing|"
+                     r"required|unknown|accepted|duplicate|already|fields?|header|stored|new|"
+                     r"station|file|quote|must|more|save|looks|both|mean|rows|and|or|has|of|"
+                     r"no|value|byte|text|range|given|neither|nothing|changed|give)\b")
+WHERE = {"ru": "строка {}", "kk": "{}-жол"}
+EXACT = {
+    ("number.csv", "ru"): "number.csv, строка 2, столбец «registered_voters»: не целое число: "
+                          "«abc»",
+    ("number.csv", "kk"): "number.csv, 2-жол, «registered_voters» бағаны: бүтін сан емес: «abc»",
+    ("cp1251.csv", "ru"): "cp1251.csv, строка 2: файл не в кодировке UTF-8: похоже, это "
+                          "Windows-1251; сохраните его в UTF-8 (в Excel: Файл > Сохранить как "
+                          "> «CSV UTF-8 (разделитель — запятая)»)",
+    ("empty.csv", "kk"): "empty.csv: учаскелер жоқ: файл бос",
+    ("duplicate.csv", "ru"): "duplicate.csv, строка 3, столбец «code»: код «75-101» "
+                             "повторяется: он уже есть в строке 2",
+    ("unnamed.csv", "kk"): "unnamed.csv, 2-жол, 6-баған: «x» тақырып жолында атауы жоқ бағанда "
+                           "тұр",
+    ("missing.csv", "ru"): "missing.csv, строка 1: нет обязательных столбцов: district",
+    ("r-figure.csv", "ru"): "r-figure.csv, строка 2, столбец «voters_on_list»: не целое "
+                            "число: «abc»",
+    ("r-nostation.csv", "kk"): "r-nostation.csv, 2-жол, «code» бағаны: «99-999» учаскесі "
+                             "«{election}» сайлауының учаскелер тізімінде жоқ (алдымен "
+                             "учаскелер тізімін импорттаңыз немесе жаңа учаскелер құруға рұқсат "
+                             "етіңіз: --create-stations)",
+    ("r-header.csv", "ru"): "r-header.csv: в файле есть строка заголовка, но нет строк с "
+                            "данными",
+}
+
+
+@pytest.fixture(params=["ru", "kk"])
+def lang(request: pytest.FixtureRequest, qapp: Any) -> Iterator[str]:
+    language = Language()
+    language.switch(request.param)
+    yield request.param
+    language.switch("en")
+
+
+def check_shown(exc: BaseException, data_dir: Path, lang: str, name: str, line: int | None,
+                kept: list[str], election: str = "") -> None:
+    """The message as the UI shows it: translated, every name and value kept, the English
+    original as its details."""
+    found = errors.explain(exc, data_dir)
+    assert found.title == load_catalogue(lang)["Cannot do that"]
+    assert found.details == str(exc), name  # the English, for a helper
+    assert name in found.text
+    if line is not None:
+        assert WHERE[lang].format(line) in found.text, found.text
+    rest = found.text
+    for fragment in sorted([name, election, *kept], key=len, reverse=True):
+        assert fragment in rest, (fragment, found.text)
+        rest = rest.replace(fragment, "")
+    assert not ENGLISH.search(rest), found.text
+    if (name, lang) in EXACT:
+        assert found.text.split("\n")[0] == EXACT[name, lang].format(election=election)
+
+
+def test_station_list_problems_are_shown_in_the_interface_language(
+        data_dir: Path, tmp_path: Path, lang: str) -> None:
+    with Store(data_dir) as store:
+        for name, content, line, kept in STATION_FILES:
+            path = tmp_path / name
+            path.write_bytes(content if isinstance(content, bytes) else content.encode())
+            with pytest.raises(InvalidInput) as raised:
+                import_stations(store, path)
+            check_shown(raised.value, data_dir, lang, name, line, kept)
+    many = errors.explain(raised.value, data_dir).text.split("\n")
+    assert len(many) == 21
+    assert many[-1] == {"ru": "... и ещё 4", "kk": "... және тағы 4"}[lang]
+
+
+def test_results_table_problems_are_shown_in_the_interface_language(
+        filled_dir: Path, tmp_path: Path, lang: str) -> None:
+    with Store(filled_dir) as store:
+        election = store_election_name(store)
+        for name, content, line, kept, profile_id in RESULTS_FILES:
+            path = tmp_path / name
+            path.write_bytes(content if isinstance(content, bytes) else content.encode())
+            with pytest.raises(ResultsFileError) as raised:
+                import_results(store, path, "observer", profile_id)
+            check_shown(raised.value, filled_dir, lang, name, line, kept,
+                        election if name == "r-nostation.csv" else "")
+
+
+def store_election_name(store: Store) -> str:
+    from app.elections import require_election
+
+    with store.db.read() as s:
+        return require_election(s).name
+
+
+def test_a_conflicting_results_table_names_the_differences(
+        filled_dir: Path, tmp_path: Path, lang: str) -> None:
+    path = tmp_path / "official.csv"
+    with Store(filled_dir) as store:
+        path.write_text(RESULTS_HEAD + "75-001,2143,1500\n", encoding="utf-8")
+        import_results(store, path, "official", entered_by="Әсел Жақсылықова")
+        path.write_text(RESULTS_HEAD + "75-001,2143,\n", encoding="utf-8")
+        with pytest.raises(ResultsFileError) as raised:
+            import_results(store, path, "official")
+    check_shown(raised.value, filled_dir, lang, "official.csv", 2,
+                ["75-001", "Әсел Жақсылықова", "valid", "1500"])
+    assert errors.explain(raised.value, filled_dir).text == {
+        "ru": "official.csv, строка 2: у участка 75-001 уже есть другой протокол (Официальные "
+              "данные, внёс: Әсел Жақсылықова): строка протокола «valid»: было 1500, стало "
+              "пусто; ничего не изменено; чтобы заменить протокол, разрешите замену (--replace)",
+        "kk": "official.csv, 2-жол: 75-001 учаскесінде басқа хаттама бұрыннан бар (Ресми "
+              "деректер, енгізген: Әсел Жақсылықова): хаттаманың «valid» жолы: сақталғаны "
+              "1500, жаңасы бос; ештеңе өзгертілген жоқ; хаттаманы ауыстыру үшін ауыстыруға "
+              "рұқсат етіңіз (--replace)",
+    }[lang]
+
+
+def test_unknown_file_problems_stay_english(data_dir: Path, russian: Language) -> None:
+    """A line no rule knows is shown as app/ wrote it; the known ones are still translated."""
+    text = ("r.csv line 3, column code: something new\n"
+            "r.csv line 4, column code: the station code is empty\n"
+            "r.csv: a brand new problem")
+    found = errors.explain(InvalidInput(text), data_dir)
+    assert found.text == ("r.csv line 3, column code: something new\n"
+                          "r.csv, строка 4, столбец «code»: не заполнен код участка\n"
+                          "r.csv: a brand new problem")
+    odd = errors.explain(InvalidInput("r.csv line 3: "), data_dir)
+    assert (odd.text, odd.details) == ("r.csv line 3: ", "")
+
+
+def test_import_station_list_from_the_menu_speaks_kazakh(
+        qtbot: Any, window: MainWindow, messages: Messages, tmp_path: Path) -> None:
+    window.switch_language("kk")
+    wait_idle(qtbot, window)
+    bad = tmp_path / "stations.csv"
+    bad.write_text(HEAD + ROW + ",abc,,\n", encoding="utf-8")
+    window.import_stations_from(bad)
+    wait_idle(qtbot, window)
+    _kind, title, text = messages.told[-1]
+    assert title == load_catalogue("kk")["Cannot do that"]
+    assert text == "stations.csv, 2-жол, «registered_voters» бағаны: бүтін сан емес: «abc»"
+    assert messages.details[-1] == ("stations.csv line 2, column registered_voters: 'abc' is "
+                                    "not a whole number")
