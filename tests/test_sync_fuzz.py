@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -385,3 +386,29 @@ def test_wire_revision_refuses_what_does_not_fit() -> None:
     ):
         with pytest.raises(ValueError):
             WireRevision.from_json(good | {field: value})
+
+
+def test_a_pull_page_stops_at_its_byte_budget(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Large revisions make short pages (the server never holds a page of many megabytes);
+    one larger than the whole budget still travels, alone; nothing is skipped."""
+    from app.server import api
+
+    token = world.team("big", "b")["b"]
+    sizes = (100, 100, 100, 5000, 100)  # a body is its text and about 330 bytes around it
+    revs = [_revision(str(uuid.uuid4()), "x" * size) for size in sizes]
+    r = world.http.post("/v1/push", json={"revisions": revs}, headers=h(token))
+    assert r.status_code == 200, r.text
+    monkeypatch.setattr(api, "PULL_BYTES", 1500)
+    pages, after = [], 0
+    while True:
+        page = world.http.get("/v1/pull", params={"after": after, "limit": 100}, headers=h(token))
+        body = page.json()
+        pages.append([item["revision"]["rev_id"] for item in body["revisions"]])
+        after = body["cursor"]
+        if not body["more"]:
+            break
+    assert [len(p) for p in pages] == [3, 1, 1]
+    assert [rev for p in pages for rev in p] == [rev["rev_id"] for rev in revs]
+    assert body["last"] == after

@@ -36,6 +36,7 @@ from storage.timeutil import utcnow
 MAX_BLOB = 4 * 1024 * 1024 * 1024  # one evidence file (a long video is the largest we expect)
 MAX_HASHES = 1000  # hashes in one "which do you lack?" question
 MAX_SEQ = 2**63 - 1  # a cursor beyond a 64-bit integer is refused (422), not a 500
+PULL_BYTES = 8 * 1024 * 1024  # a pull page stops growing past this (at least one revision)
 ENROL_FAILURES = 10  # wrong enrolment codes one address may send per window...
 ENROL_WINDOW_S = 600  # ...of this many seconds; then 429 until the oldest leaves the window
 
@@ -456,19 +457,29 @@ def create_app(
         """The team's revisions after the cursor, in sequence order, a page at a time."""
         # The bodies go out as stored: decoding and re-encoding thousands of them per page
         # would cost the server more than reading them.
+        # Read row by row, and at most PULL_BYTES of them: a page of a few very large revisions
+        # stays as small in memory as one of many small ones.
+        items: list[str] = []
+        size, cursor, more = 0, after, False
         with Session(engine) as s:
             rows = s.execute(
                 select(StoredRevision.seq, cast(StoredRevision.body, Text))
                 .where(StoredRevision.team_id == who.team_id, StoredRevision.seq > after)
                 .order_by(StoredRevision.seq)
                 .limit(limit + 1)
-            ).all()
+                .execution_options(yield_per=100)
+            )
+            for seq, body in rows:
+                if len(items) == limit or (items and size + len(body) > PULL_BYTES):
+                    more = True
+                    break
+                items.append(f'{{"seq":{seq},"revision":{body}}}')
+                size += len(body)
+                cursor = seq
+            rows.close()
             last = s.scalar(select(Team.last_seq).where(Team.id == who.team_id)) or 0
-        page = rows[:limit]
-        items = ",".join(f'{{"seq":{seq},"revision":{body}}}' for seq, body in page)
-        cursor = page[-1].seq if page else after
-        more = "true" if len(rows) > limit else "false"
-        content = f'{{"revisions":[{items}],"cursor":{cursor},"more":{more},"last":{last}}}'
+        tail = f'"cursor":{cursor},"more":{"true" if more else "false"},"last":{last}'
+        content = f'{{"revisions":[{",".join(items)}],{tail}}}'
         return Response(content, media_type="application/json")
 
     @api.post("/v1/blobs/missing")
