@@ -412,3 +412,23 @@ def test_a_pull_page_stops_at_its_byte_budget(
     assert [len(p) for p in pages] == [3, 1, 1]
     assert [rev for p in pages for rev in p] == [rev["rev_id"] for rev in revs]
     assert body["last"] == after
+
+
+def test_an_outbox_larger_than_the_body_limit_is_sent_in_smaller_batches(
+    world: World, tmp_path: Path
+) -> None:
+    """Long texts (pasted statements) make big revisions: the laptop keeps each push within
+    the server's limit (2 MiB here) instead of being refused forever."""
+    from app.sync.client import enrol, sync_once
+    from tests.sync_helpers import incident, laptop
+
+    create_team(world.db, "long")
+    store = laptop(tmp_path, "l")
+    try:
+        enrol(store, URL, add_device(world.db, "long", "l").code, http=world.http)
+        for n in range(30):  # 30 x 100 KB: one batch of them would be 3 MB
+            incident(store, f"{n}: " + "заявление " * 10_000)
+        report = sync_once(store, http=world.http)
+        assert report.pushed >= 30 and sync_client.sync_status(store).pending_revisions == 0
+    finally:
+        store.close()

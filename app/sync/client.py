@@ -5,6 +5,7 @@ and downloads resume at their offset)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import ssl
@@ -384,6 +385,11 @@ def push(store: Store, conn: Connection, note: Progress) -> int:
     """Send the outbox (oldest first: a record's creation before its edits), batch by batch."""
     with store.db.read() as s:
         total = s.scalar(select(func.count()).where(Revision.server_seq.is_(None))) or 0
+    if not total:
+        return 0
+    # A batch stays within half the server's body limit, however long the texts in it.
+    limits = conn.json("GET", "/v1/hello").get("limits") or {}
+    budget = int(limits.get("body") or wire.MAX_BODY) // 2
     sent = 0
     while True:
         with store.db.read() as s:
@@ -393,7 +399,14 @@ def push(store: Store, conn: Connection, note: Progress) -> int:
                 .order_by(Revision.hlc, Revision.rev_id)
                 .limit(PAGE)
             ).all()
-            batch = [WireRevision.of(r).to_json() for r in rows]
+            batch: list[dict[str, Any]] = []
+            size = 0
+            for row in rows:
+                item = WireRevision.of(row).to_json()
+                size += len(json.dumps(item, ensure_ascii=False).encode())
+                if batch and size > budget:
+                    break
+                batch.append(item)
         if not batch:
             return sent
         answer = conn.json("POST", "/v1/push", json={"revisions": batch})
