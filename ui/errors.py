@@ -336,6 +336,16 @@ def _differences(diffs: str) -> str:
     return "; ".join(one(part) for part in diffs.split("; "))
 
 
+def protocol_differences(conflict: str) -> str:
+    """The differing figures of a ProtocolConflict's text, one per line, in the interface
+    language (the protocol window asks whether to replace them); the text itself if unknown."""
+    match = re.search(r" protocol(?: entered by .+?)? \((?P<diffs>.*)\); nothing was changed",
+                      conflict)
+    if match is None:
+        return conflict
+    return _differences(match["diffs"]).replace("; ", "\n")
+
+
 # Groups that need more than copying: lists of names, the Excel hint, protocol sources, ….
 _GROUPS: dict[str, Callable[[str], str]] = {
     "unknown": lambda names: ", ".join(_quoted(n) for n in names[1:-1].split("', '")),

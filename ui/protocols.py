@@ -293,7 +293,7 @@ class ProtocolEntry(QWidget):
                 self, self.tr("Protocol"),
                 self.tr("This station already has a different protocol from this source:\n"
                         "{details}\n\nReplace it with the figures entered here?").format(
-                    details=str(exc))):
+                    details=errors.protocol_differences(str(exc)))):
                 self.save(replace=True)
                 return
             errors.report(exc, self)

@@ -393,3 +393,15 @@ def test_import_station_list_from_the_menu_speaks_kazakh(
     assert text == "stations.csv, 2-жол, «registered_voters» бағаны: бүтін сан емес: «abc»"
     assert messages.details[-1] == ("stations.csv line 2, column registered_voters: 'abc' is "
                                     "not a whole number")
+
+
+def test_the_protocol_window_asks_with_the_differences_in_the_interface_language(
+        lang: str) -> None:
+    text = ("station 75-001 already has a different official protocol entered by Әсел "
+            "(line valid: stored 1500, new blank; Кандидат (А): stored 10, new 12); nothing was "
+            "changed: use --replace to replace it")
+    assert errors.protocol_differences(text) == {
+        "ru": "строка протокола «valid»: было 1500, стало пусто\nКандидат (А): было 10, стало 12",
+        "kk": "хаттаманың «valid» жолы: сақталғаны 1500, жаңасы бос\n"
+              "Кандидат (А): сақталғаны 10, жаңасы 12",
+    }[lang]

@@ -136,7 +136,7 @@ def test_photo_zoom_rotate_and_save(qtbot: Any, window: MainWindow, messages: Me
     messages.answer = True
     qtbot.mouseClick(entry.save_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: entry.saved_id is not None, timeout=10_000)
-    assert any("already has a different official protocol" in q for q in messages.asked)
+    assert any("valid: stored 570, new 580" in q for q in messages.asked)  # what differs
     wait_idle(qtbot, window)
     with Store(window.data_dir) as store:
         assert get_protocol(store, "75-003", "official").lines["valid"] == 580
