@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -102,6 +103,21 @@ def random_bytes(n: int, seed: int) -> bytes:
         block = hashlib.sha256(block).digest()
         out += block
     return bytes(out[:n])
+
+
+def server_db(root: Path) -> str:
+    """The team server's database for a test module: SQLite in root, or, when KUA_TEST_PG_URL
+    is set (.ci/run starts a PostgreSQL for it), that database emptied for this module."""
+    db = os.environ.get("KUA_TEST_PG_URL")
+    if not db:
+        return f"sqlite:///{root / 'server.db'}"
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(db)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    engine.dispose()
+    return db
 
 
 def _free_port() -> int:

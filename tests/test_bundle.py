@@ -39,19 +39,21 @@ from storage.db import alembic_upgrade
 from storage.models import Revision
 from storage.revisions import device_id
 from storage.timeutil import to_utc_text, utcnow
-from tests.sync_helpers import incident, laptop, running_server, snapshot
+from tests.sync_helpers import incident, laptop, running_server, server_db, snapshot
+
+Server = tuple[str, str, Path]  # the team server's URL, database and folder
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("server")
-    db = f"sqlite:///{root / 'server.db'}"
+    db = server_db(root)
     with running_server(root, db) as (url, _proc):
-        yield url, db
+        yield url, db, root
 
 
-def enrolled(server: tuple[str, str], root: Path, team: str, *names: str) -> list[Store]:
-    url, db = server
+def enrolled(server: Server, root: Path, team: str, *names: str) -> list[Store]:
+    url, db, _ = server
     create_team(db, team)
     stores = []
     for name in names:
@@ -99,7 +101,7 @@ def rewrite_manifest(path: Path, out: Path, **changes: Any) -> Path:
 
 
 def test_a_bundle_for_a_device_holds_only_what_it_lacks(
-    server: tuple[str, str], tmp_path: Path
+    server: Server, tmp_path: Path
 ) -> None:
     team = f"bundle-{tmp_path.name}"
     a, b, c = enrolled(server, tmp_path, team, "a", "b", "c")
@@ -153,7 +155,7 @@ def not_written_by(store: Store, device: str) -> set[str]:
         return set(s.scalars(select(Revision.rev_id).where(Revision.device_id != device)))
 
 
-def test_a_cursor_is_used_only_within_its_team(server: tuple[str, str], tmp_path: Path) -> None:
+def test_a_cursor_is_used_only_within_its_team(server: Server, tmp_path: Path) -> None:
     b, c = enrolled(server, tmp_path, f"one-{tmp_path.name}", "b", "c")
     (a,) = enrolled(server, tmp_path, f"two-{tmp_path.name}", "a")
     loner = laptop(tmp_path, "loner", election=False)  # never synced: no team, no cursor
@@ -220,8 +222,8 @@ def test_cli_refuses_a_device_id_that_is_not_one(
 REFUSED = r"was changed after it was made, or was not made by a laptop of your team"
 
 
-def server_log(server: tuple[str, str]) -> bytes:
-    return (Path(server[1].removeprefix("sqlite:///")).parent / "server.log").read_bytes()
+def server_log(server: Server) -> bytes:
+    return (server[2] / "server.log").read_bytes()
 
 
 def key_of(store: Store) -> str:
@@ -251,7 +253,7 @@ def cli_import(store: Store, path: Path, capsys: pytest.CaptureFixture[str]) -> 
 
 
 def test_bundles_within_a_team_are_signed_and_checked(
-    server: tuple[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     a, b = enrolled(server, tmp_path, f"signed-{tmp_path.name}", "a", "b")
     (other,) = enrolled(server, tmp_path, f"other-{tmp_path.name}", "o")
@@ -275,7 +277,7 @@ def test_bundles_within_a_team_are_signed_and_checked(
 
 
 def test_a_rewritten_or_unsigned_bundle_is_refused_whole(
-    server: tuple[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     a, b = enrolled(server, tmp_path, f"forged-{tmp_path.name}", "a", "b")
     loner = laptop(tmp_path, "loner", election=False)  # never enrolled: has no key
@@ -300,7 +302,7 @@ def test_a_rewritten_or_unsigned_bundle_is_refused_whole(
 
 
 def test_without_a_key_a_bundle_imports_marked_unverified(
-    server: tuple[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (a,) = enrolled(server, tmp_path, f"unverified-{tmp_path.name}", "a")
     loner = laptop(tmp_path, "loner")

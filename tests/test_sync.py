@@ -6,7 +6,6 @@ Set KUA_TEST_PG_URL (postgresql+psycopg://...) to run the server on PostgreSQL i
 from __future__ import annotations
 
 import json
-import os
 import socket
 import stat
 import time
@@ -40,6 +39,7 @@ from tests.sync_helpers import (
     laptop,
     random_bytes,
     running_server,
+    server_db,
     sha,
     snapshot,
 )
@@ -62,14 +62,7 @@ class Server:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("server")
-    db = os.environ.get("KUA_TEST_PG_URL") or f"sqlite:///{root / 'server.db'}"
-    if db.startswith("postgresql"):  # a clean database for this module
-        from sqlalchemy import create_engine, text
-
-        engine = create_engine(db)
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-        engine.dispose()
+    db = server_db(root)
     with running_server(root, db, "--max-body", str(MAX_BODY)) as (url, _proc):
         yield Server(url, db, root / "blobs")
 

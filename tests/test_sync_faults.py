@@ -41,7 +41,15 @@ from app.sync import blobs as sync_blobs
 from app.sync import client as sync_client
 from app.sync.client import SyncError, enrol, sync_once, sync_status
 from storage.models import Evidence, Incident, Revision
-from tests.sync_helpers import attach_bytes, incident, laptop, random_bytes, sha, snapshot
+from tests.sync_helpers import (
+    attach_bytes,
+    incident,
+    laptop,
+    random_bytes,
+    server_db,
+    sha,
+    snapshot,
+)
 from tests.sync_proxy import ROOT, Action, FaultProxy, Request, ServerProcess
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="SIGKILL and os.waitid")
@@ -52,7 +60,7 @@ MB = 1024 * 1024
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     root = tmp_path_factory.mktemp("faults-server")
-    srv = ServerProcess(f"sqlite:///{root / 'server.db'}", root / "blobs", root / "server.log")
+    srv = ServerProcess(server_db(root), root / "blobs", root / "server.log")
     srv.start()
     try:
         yield srv
