@@ -39,7 +39,14 @@ from storage.db import alembic_upgrade
 from storage.models import Revision
 from storage.revisions import device_id
 from storage.timeutil import to_utc_text, utcnow
-from tests.sync_helpers import incident, laptop, running_server, server_db, snapshot
+from tests.sync_helpers import (
+    attach_bytes,
+    incident,
+    laptop,
+    running_server,
+    server_db,
+    snapshot,
+)
 
 Server = tuple[str, str, Path]  # the team server's URL, database and folder
 
@@ -83,6 +90,11 @@ def bundle_ids(path: Path) -> set[str]:
         return {r["rev_id"] for r in json.loads(zf.read("revisions.json"))["revisions"]}
 
 
+def bundle_blobs(path: Path) -> set[str]:
+    with zipfile.ZipFile(path) as zf:
+        return {n.removeprefix("blobs/") for n in zf.namelist() if n.startswith("blobs/")}
+
+
 def manifest(path: Path) -> dict[str, Any]:
     with zipfile.ZipFile(path) as zf:
         return dict(json.loads(zf.read("manifest.json")))
@@ -106,7 +118,7 @@ def test_a_bundle_for_a_device_holds_only_what_it_lacks(
     team = f"bundle-{tmp_path.name}"
     a, b, c = enrolled(server, tmp_path, team, "a", "b", "c")
     incident(a, "A до")
-    incident(b, "B до")
+    photo_of_b = attach_bytes(b, incident(b, "B до"), b"B's photo" * 1000)
     for s in (a, b, c, a, b):
         sync_once(s)
     old_b = export_bundle(b, tmp_path / "b-old.kua")
@@ -130,7 +142,7 @@ def test_a_bundle_for_a_device_holds_only_what_it_lacks(
     incident(c, "C после")
     sync_once(c)
     sync_once(a)
-    incident(a, "A после, не отправлено")
+    photo_of_a = attach_bytes(a, incident(a, "A после, не отправлено"), b"A's photo" * 1000)
     lacking = rev_ids(a) - rev_ids(b)
     assert len(lacking) >= 3
     for_b = Path(export_bundle(a, tmp_path / "for-b.kua", for_device=me(b)).path)
@@ -138,6 +150,8 @@ def test_a_bundle_for_a_device_holds_only_what_it_lacks(
     m = manifest(for_b)
     assert (m["for_device"], m["after_seq"], m["team"]) == (me(b), cursor_b, team)
     assert m["sync_cursor"] == setting(a, CURSOR_KEY) and m["covers"]["revisions"] == len(lacking)
+    # B's own photo stays out (B stored it); A's goes with the bundle.
+    assert a.blobs.has(photo_of_b) and bundle_blobs(for_b) == {photo_of_a}
     result = import_bundle(b, for_b)
     assert (result.new, result.known) == (len(lacking), 0)
     assert snapshot(b) == snapshot(a) and rev_ids(b) == rev_ids(a)

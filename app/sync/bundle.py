@@ -147,6 +147,19 @@ def export_bundle(store: Store, out: Path, for_device: str | None = None) -> Bun
             query = query.where(or_(Revision.server_seq.is_(None), Revision.server_seq > after_seq))
         revs = [WireRevision.of(r).to_json() for r in s.scalars(query)]
         hashes = sorted(h for h in set(s.scalars(select(Evidence.sha256))) if store.blobs.has(h))
+        if for_device:  # files it attached itself are on it (blobs are never deleted)
+            theirs = set(
+                s.scalars(
+                    select(Evidence.sha256).join(
+                        Revision,
+                        (Revision.entity == "evidence")
+                        & (Revision.record_id == Evidence.id)
+                        & (Revision.op == "create")
+                        & (Revision.device_id == for_device),
+                    )
+                )
+            )
+            hashes = [h for h in hashes if h not in theirs]
     devices: dict[str, dict[str, Any]] = {}
     for r in revs:
         d = devices.setdefault(r["device_id"], {"revisions": 0, "last_hlc": ""})
