@@ -39,11 +39,25 @@ def alembic_head(script_location: Path) -> str:
 
 
 def alembic_upgrade(conn: Connection, script_location: Path, target: str = "head") -> None:
-    """Run the migrations of script_location on conn (their env.py uses it), then commit."""
+    """Run the migrations of script_location on conn (their env.py uses it), then commit.
+    On SQLite, foreign keys are off meanwhile, as SQLite advises: a batch migration rebuilds a
+    table (copy, drop, rename), and dropping it would trip the rows that refer to it."""
     cfg = alembic_config(script_location)
     cfg.attributes["connection"] = conn
-    command.upgrade(cfg, target)
-    conn.commit()
+    sqlite = conn.dialect.name == "sqlite"
+    if sqlite:
+        if conn.in_transaction():
+            conn.commit()
+        # On the driver's connection, outside any transaction: inside one it does nothing.
+        conn.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+    try:
+        command.upgrade(cfg, target)
+        conn.commit()
+    except BaseException:
+        conn.invalidate()  # never back to the pool with its keys off
+        raise
+    if sqlite:
+        conn.connection.driver_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
 
 
 def run_migrations(metadata: MetaData, dev_url: str, **options: Any) -> None:

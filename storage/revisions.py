@@ -47,7 +47,8 @@ def next_hlc(last: str | None, device: str) -> str:
     return f"{wall:013d}-{0:05d}-{device}"
 
 
-def _plain(value: Any) -> Any:
+def revision_value(value: Any) -> Any:
+    """A column's value as a revision carries it (JSON: times as UTC text, days ISO)."""
     if isinstance(value, datetime):
         return to_utc_text(value)
     if isinstance(value, date):
@@ -97,13 +98,13 @@ def _write_revisions(session: Session, flush_context: Any, instances: Any) -> No
                 # The record's creation time is its first revision's: the same on every copy.
                 obj.created_at = stamp = obj.created_at or now
                 obj.updated_at = obj.updated_at or stamp
-                fields = {k: _plain(getattr(obj, k)) for k in data_fields(obj)}
+                fields = {k: revision_value(getattr(obj, k)) for k in data_fields(obj)}
             else:
                 fields = {}
                 for key in data_fields(obj):
                     hist = state.attrs[key].history
                     if hist.has_changes():
-                        fields[key] = _plain(getattr(obj, key))
+                        fields[key] = revision_value(getattr(obj, key))
                 if not fields:
                     continue
                 fixed = sorted(set(fields) & set(obj.NATURAL_KEY))
@@ -115,7 +116,7 @@ def _write_revisions(session: Session, flush_context: Any, instances: Any) -> No
                 if obj.MERGE_AS_UNIT and set(fields) - {"deleted"}:
                     # The whole unit travels, so a merge never mixes two people's figures.
                     unit = (k for k in data_fields(obj) if k not in ("id", "deleted"))
-                    fields |= {k: _plain(getattr(obj, k)) for k in unit}
+                    fields |= {k: revision_value(getattr(obj, k)) for k in unit}
                 op = "update"
                 if "deleted" in fields:
                     op = "delete" if obj.deleted else "restore"

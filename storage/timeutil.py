@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -10,6 +11,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
 _FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+UTC_TEXT_RE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
+"""_FORMAT's text, as the store keeps times and revisions carry them."""
 
 
 def utcnow() -> datetime:
@@ -26,6 +29,11 @@ def from_utc_text(value: str) -> datetime:
     # fromisoformat is ~50x faster than strptime: it runs for every row a list shows.
     parsed = datetime.fromisoformat(value)
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+
+
+def utc_text(value: str) -> str:
+    """Any ISO time as the store keeps it; text already in that form (most) is taken as it is."""
+    return value if UTC_TEXT_RE.fullmatch(value) else to_utc_text(from_utc_text(value))
 
 
 def with_offset(value: datetime, offset_minutes: int) -> datetime:

@@ -44,16 +44,7 @@ def upgrade(engine: Engine) -> None:
         ).get_current_revision()
         if current == head():
             return
-        # A migration in batch mode rebuilds a table (copy, drop, rename): on SQLite, dropping a
-        # team would trip its devices' foreign keys. Off for the upgrade, as SQLite advises.
-        sqlite = engine.dialect.name == "sqlite"
-        if sqlite:
-            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
-        try:
-            alembic_upgrade(conn, MIGRATIONS)
-        finally:
-            if sqlite:
-                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+        alembic_upgrade(conn, MIGRATIONS)
 
 
 def open_server_db(url: str) -> Engine:

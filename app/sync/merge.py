@@ -27,7 +27,7 @@ from sqlalchemy import delete, inspect, select, update
 from sqlalchemy.orm import Session
 
 from app.errors import InvalidInput, NotFound
-from app.sync.wire import UTC_TEXT_RE, WireRevision
+from app.sync.wire import WireRevision
 from storage import audit
 from storage.ids import uuid7
 from storage.models import (
@@ -38,8 +38,8 @@ from storage.models import (
     SyncConflict,
     Synced,
 )
-from storage.revisions import WHOLE_RECORD, begin_applying, device_id, next_hlc
-from storage.timeutil import UTCDateTime, from_utc_text, to_utc_text, utcnow
+from storage.revisions import WHOLE_RECORD, begin_applying, device_id, next_hlc, revision_value
+from storage.timeutil import UTCDateTime, from_utc_text, to_utc_text, utc_text, utcnow
 
 ENTITIES: dict[str, type[Synced]] = {m.__tablename__: m for m in SYNCED_MODELS}  # type: ignore[attr-defined]
 ORDER = {name: i for i, name in enumerate(ENTITIES)}  # elections before stations before incidents
@@ -320,7 +320,7 @@ _REVISION_COLUMNS = (
 
 
 def _insert_revisions(session: Session, revs: Sequence[WireRevision], seqs: dict[str, int]) -> None:
-    """The new revisions, stored as WireRevision.to_row would, in one bulk insert. Plain DB-API
+    """The new revisions as rows of the revision table, in one bulk insert. Plain DB-API
     executemany: a pull of 100k revisions spends most of its time here."""
     rows = [
         (
@@ -332,7 +332,7 @@ def _insert_revisions(session: Session, revs: Sequence[WireRevision], seqs: dict
             r.device_id,
             r.hlc,
             _dumps(r.fields),
-            _utc_text(r.created_at),
+            utc_text(r.created_at),
             seqs.get(r.rev_id),
         )
         for r in revs
@@ -357,11 +357,6 @@ def _insert_many(
     marks = ", ".join("?" * len(columns))
     sql = f'INSERT INTO "{table}" ({names}) VALUES ({marks})'
     session.connection().exec_driver_sql(sql, rows)  # type: ignore[arg-type]
-
-
-def _utc_text(value: str) -> str:
-    """A time as the store keeps it (UTCDateTime's text); the wire already carries that form."""
-    return value if UTC_TEXT_RE.fullmatch(value) else to_utc_text(from_utc_text(value))
 
 
 def _linear(revs: list[WireRevision]) -> list[WireRevision] | None:
@@ -397,9 +392,7 @@ _SHAPES: dict[str, _Shape] = {}
 
 def _time_value(value: Any) -> Any:
     """A UTCDateTime column's stored text (the wire carries times as that text already)."""
-    if isinstance(value, str):
-        return _utc_text(value)
-    return to_utc_text(value) if isinstance(value, datetime) else value
+    return utc_text(value) if isinstance(value, str) else revision_value(value)
 
 
 def _shape(session: Session, entity: str) -> _Shape:
@@ -549,7 +542,7 @@ def _fresh_rows(
             if value is None and default is not None:
                 value = default()
             row.append(value if value is None or stored is None else stored(value))
-        created = _utc_text(chain[0].created_at)
+        created = utc_text(chain[0].created_at)
         if len(chain) == 1:
             deleted, updated = bool(chain[0].fields.get(DELETED)), created
         else:
@@ -557,7 +550,7 @@ def _fresh_rows(
             for rev in chain:
                 if DELETED in rev.fields:
                     deleted = bool(rev.fields[DELETED])
-            updated = max([created, *(_utc_text(r.created_at) for r in chain[1:])])
+            updated = max([created, *(utc_text(r.created_at) for r in chain[1:])])
         row += (deleted, chain[-1].rev_id, created, updated)
         rows.append(tuple(row))
     return rows, len(run)
@@ -759,7 +752,7 @@ def resolve(session: Session, conflict: str, take: str | dict[str, Any]) -> str:
             )
         fields = dict(take)
         if row.field == WHOLE_RECORD and current is not None:
-            fields = {c: _plain(getattr(current, c)) for c in columns} | fields
+            fields = {c: revision_value(getattr(current, c)) for c in columns} | fields
     heads_row = session.get(RecordHeads, (row.entity, row.record_id))
     parents = (
         sorted(heads_row.heads) if heads_row else ([current.rev] if current and current.rev else [])
@@ -791,10 +784,6 @@ def resolve(session: Session, conflict: str, take: str | dict[str, Any]) -> str:
     session.flush()
     rebuild(session, row.entity, row.record_id)
     return rev_id
-
-
-def _plain(value: Any) -> Any:
-    return to_utc_text(value) if isinstance(value, datetime) else value
 
 
 def parse_value(entity: str, field_name: str, text: str) -> Any:

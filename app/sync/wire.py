@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from storage.models import Revision
-from storage.timeutil import from_utc_text, to_utc_text
+from storage.timeutil import UTC_TEXT_RE, from_utc_text, to_utc_text
 
 PROTOCOL = 1
 """The sync protocol this app speaks. A server answers 426 to a client outside its range."""
@@ -37,8 +37,6 @@ SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 HLC_RE = re.compile(r"^[0-9]{13}-[0-9]{5}-[0-9a-f-]{36}$")
 OPS = ("create", "update", "delete", "restore", "resolve")
-UTC_TEXT_RE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
-"""A time as the store keeps it (storage.timeutil.UTCDateTime) and the wire carries it."""
 
 
 @dataclass(frozen=True)
@@ -121,18 +119,4 @@ class WireRevision:
             hlc=row.hlc,
             fields=dict(row.fields),
             created_at=to_utc_text(row.created_at),
-        )
-
-    def to_row(self, server_seq: int | None = None) -> Revision:
-        return Revision(
-            rev_id=self.rev_id,
-            entity=self.entity,
-            record_id=self.record_id,
-            op=self.op,
-            parents=list(self.parents),
-            device_id=self.device_id,
-            hlc=self.hlc,
-            fields=self.fields,
-            created_at=from_utc_text(self.created_at),
-            server_seq=server_seq,
         )
