@@ -140,6 +140,7 @@ def cmd_serve(store: None, a: argparse.Namespace) -> int:
         Path(a.tls_cert) if a.tls_cert else None,
         Path(a.tls_key) if a.tls_key else None,
         a.max_body,
+        a.snapshot_step,
     )
     return 0
 
@@ -221,6 +222,13 @@ def add_commands(sub: Any, cmd: Any, group: Any) -> None:
     x.add_argument("--tls-cert", help="certificate (PEM) for HTTPS")
     x.add_argument("--tls-key", help="its private key (PEM)")
     x.add_argument("--max-body", type=int, help=argparse.SUPPRESS)
+    x.add_argument(
+        "--snapshot-step",
+        type=int,
+        metavar="N",
+        help="make a team's snapshot for joining laptops each N revisions (default 1000; 0: "
+        "never)",
+    )
 
     srv = group("server", "the team server's teams and devices (admin)")
     srv_sub = srv

@@ -162,3 +162,28 @@ def running_server(root: Path, db: str, *options: str,
             if proc.poll() is None:
                 proc.terminate()
                 proc.wait(20)
+
+
+def published(url: str, store: Store) -> dict[str, Any] | None:
+    """The team snapshot the server at url offers this laptop now (None: none)."""
+    from app.sync.client import _headers, load_token
+
+    resp = httpx.get(f"{url}/v1/snapshot", headers=_headers(load_token(store)))
+    return None if resp.status_code == 404 else dict(resp.json())
+
+
+def wait_for_snapshot(url: str, store: Store, step: int) -> dict[str, Any]:
+    """Until the server has made the snapshot it makes of what store has synced (in the
+    background after pushes: one that lags less than step revisions behind)."""
+    from app.store import get_setting
+    from app.sync.client import CURSOR_KEY
+
+    with store.db.read() as s:
+        want = int(get_setting(s, CURSOR_KEY, 0))
+    deadline = time.monotonic() + 60
+    while True:
+        meta = published(url, store)
+        if meta is not None and want - meta["seq"] < step:
+            return meta
+        assert time.monotonic() < deadline, f"no snapshot near seq {want}: {meta}"
+        time.sleep(0.05)

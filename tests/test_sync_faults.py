@@ -49,6 +49,7 @@ from tests.sync_helpers import (
     server_db,
     sha,
     snapshot,
+    wait_for_snapshot,
 )
 from tests.sync_proxy import ROOT, Action, FaultProxy, Request, ServerProcess
 
@@ -284,6 +285,53 @@ def test_client_killed_at_each_step_of_a_sync(server: ServerProcess, tmp_path: P
         assert b.blobs.read(sha(p)) == p  # the resumed upload arrived whole
     b.close()
     assert token not in server.log_path.read_text("utf-8", "replace")  # never logged
+
+
+def test_client_killed_while_taking_the_team_snapshot(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    """An empty laptop starts from the team's snapshot: killed with half of it downloaded, then
+    after taking it (before the pages after it), and it finishes as a copy like the others."""
+    team = new_team(server, tmp_path)
+    b = laptop(tmp_path, "b")
+    rows = "".join(f"75-{n:04d},УИК {n},Алматы,Ауэзовский,ул. {n}\n" for n in range(100, 1100))
+    csv = tmp_path / "many.csv"
+    csv.write_text("code,name,region,district,address\n" + rows, encoding="utf-8")
+    import_stations(b, csv)  # over a thousand revisions: the server makes a snapshot
+    enrol(b, server.url, add_device(server.db, team, "b").code)
+    sync_once(b)
+    meta = wait_for_snapshot(server.url, b, step=1000)
+    incident(b, "после снимка")  # one change the snapshot does not hold
+    sync_once(b)
+    c_dir = tmp_path / "c"
+    c = laptop(tmp_path, "c", election=False)
+    with FaultProxy(server.port) as proxy:
+        enrol(c, proxy.url, add_device(server.db, team, "c").code)
+        token = sync_client.load_token(c)
+        assert token
+        c.close()
+        client = Client(c_dir, proxy)
+
+        def crash(plan: Callable[[Request], Action]) -> tuple[dict[str, Any], int]:
+            code, output = client.run(plan)
+            assert client.killed, f"the kill point was not reached: {code} {output[-500:]}"
+            return check_after_crash(c_dir, server.url, token)
+
+        # 1. half of the snapshot arrived: nothing taken.
+        local, cursor = crash(kill_at(client, "GET", "/v1/snapshot/", 1, "truncate", when="mid"))
+        assert not local and cursor == 0
+        # 2. taken (one transaction with its cursor), killed asking for the pages after it.
+        local, cursor = crash(kill_at(client, "GET", "/v1/pull", 1, "drop"))
+        assert cursor == meta["seq"] and len(local) == meta["seq"]
+        assert not list((c_dir / "incoming").glob("snapshot-*"))
+        # 3. the sync that finishes pulls only what came after the snapshot.
+        code, output = client.run(None)
+        assert code == 0, output
+        assert not any(e.request.is_("GET", "/v1/snapshot") for e in proxy.log)
+    check_after_crash(c_dir, server.url, token)
+    with Store(c_dir) as c2:
+        assert snapshot(c2) == snapshot(b)
+    b.close()
 
 
 # --- the server, killed mid-request ------------------------------------------------------------

@@ -513,6 +513,10 @@ class SyncPanel(QWidget):
             "upload": self.tr("Sending evidence files"),
             "download": self.tr("Receiving evidence files"),
         }
+        if stage == "snapshot":  # counted in bytes
+            return self.tr("Receiving the team's records: {done}/{total} MB").format(
+                done=done >> 20, total=max(1, total >> 20)
+            )
         name = names.get(stage, self.tr("Syncing…"))
         return f"{name}: {done}/{total}" if total else f"{name}: {done}"
 

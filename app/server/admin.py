@@ -110,10 +110,14 @@ def serve(
     tls_cert: Path | None = None,
     tls_key: Path | None = None,
     max_body: int | None = None,
+    snapshot_step: int | None = None,
 ) -> None:
+    """Serve the team server until interrupted. Team snapshots for joining laptops are kept in
+    blobs/.snapshots (snapshot_step=0: none)."""
     import uvicorn
 
     from app.server.api import create_app
+    from app.server.snapshots import STEP, Snapshots
     from app.sync import wire
 
     if (tls_cert is None) != (tls_key is None):
@@ -124,7 +128,9 @@ def serve(
     engine = open_server_db(db_url)
     try:
         blobs.mkdir(parents=True, exist_ok=True)
-        app = create_app(engine, blobs, max_body or wire.MAX_BODY)
+        step = STEP if snapshot_step is None else snapshot_step
+        snapshots = Snapshots(engine, blobs / ".snapshots", step) if step > 0 else None
+        app = create_app(engine, blobs, max_body or wire.MAX_BODY, snapshots=snapshots)
         uvicorn.run(
             app,
             host=host,

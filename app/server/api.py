@@ -13,7 +13,8 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -29,6 +30,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.server.models import Device, StoredBlob, StoredRevision, Team
+from app.server.snapshots import Snapshots
 from app.sync import wire
 from storage.blobs import BlobStore
 from storage.timeutil import utcnow
@@ -225,6 +227,13 @@ class Caller:
     bundle_key: str
 
 
+class SnapshotOut(BaseModel):
+    seq: int
+    sha256: str
+    size: int
+    schema_: str = Field(alias="schema")
+
+
 def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
@@ -237,11 +246,25 @@ def create_app(
     enrol_failures: int = ENROL_FAILURES,
     enrol_window_s: float = ENROL_WINDOW_S,
     clock: Callable[[], float] = time.monotonic,
+    snapshots: Snapshots | None = None,
 ) -> ASGIApp:
+    """The server's ASGI app. With snapshots, their builder runs while the app is served."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if snapshots is not None:
+            snapshots.start()
+        try:
+            yield
+        finally:
+            if snapshots is not None:
+                snapshots.stop()
+
     api = FastAPI(
         title="Kuä team server",
         version=f"protocol {wire.PROTOCOL}",
         description="Relays revisions and evidence files between the laptops of a team.",
+        lifespan=lifespan,
     )
     # One writer at a time per process: SQLite has one anyway, and the per-team counter in
     # PostgreSQL is also locked row-wise (FOR UPDATE) for several server processes.
@@ -446,6 +469,8 @@ def create_app(
                 have[rev.rev_id] = row
                 answers.append(PushAnswer(rev_id=rev.rev_id, status="stored", seq=team.last_seq))
             last = team.last_seq
+        if snapshots is not None and any(a.status == "stored" for a in answers):
+            snapshots.poke()
         return PushResult(results=answers, last_seq=last)
 
     @api.get("/v1/pull", response_model=PullPage)
@@ -481,6 +506,37 @@ def create_app(
         tail = f'"cursor":{cursor},"more":{"true" if more else "false"},"last":{last}'
         content = f'{{"revisions":[{",".join(items)}],{tail}}}'
         return Response(content, media_type="application/json")
+
+    @api.get("/v1/snapshot", responses={404: {"description": "no snapshot of this team (yet)"}})
+    def snapshot(who: Authed) -> SnapshotOut:
+        """The team's ready-made snapshot: a laptop database holding the team's records and
+        revisions up to seq, for a laptop that has none yet (it pulls what came after)."""
+        info = snapshots.current(who.team_id) if snapshots is not None else None
+        if info is None:
+            raise ApiError(404, "no_snapshot", "this team has no snapshot (yet): pull its changes")
+        return SnapshotOut(**info.to_json())  # type: ignore[arg-type]
+
+    @api.get("/v1/snapshot/{sha256}")
+    def snapshot_bytes(
+        sha256: str,
+        who: Authed,
+        offset: Annotated[int, Query(ge=0, le=MAX_BLOB)] = 0,
+        length: Annotated[int, Query(ge=1, le=wire.MAX_SNAPSHOT_CHUNK)] = wire.MAX_SNAPSHOT_CHUNK,
+    ) -> Response:
+        """A piece of a snapshot file; a replaced one is kept until the next replaces it."""
+        check_sha(sha256)
+        path = snapshots.path(who.team_id, sha256) if snapshots is not None else None
+        try:
+            if path is None:
+                raise FileNotFoundError(sha256)
+            with open(path, "rb") as f:
+                f.seek(offset)
+                data = f.read(length)
+        except FileNotFoundError:
+            raise ApiError(
+                404, "no_such_snapshot", "this snapshot was replaced by a newer one: ask again"
+            ) from None
+        return Response(data, media_type="application/octet-stream")
 
     @api.post("/v1/blobs/missing")
     def missing(body: HashList, who: Authed) -> MissingOut:

@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 
 from app.errors import KuaError
 from app.store import Store, get_setting, set_setting
-from app.sync import blobs, wire
+from app.sync import blobs, snapshot, wire
 from app.sync.merge import apply_revisions, collector_paused
 from app.sync.wire import WireRevision
 from storage.models import Revision, SyncConflict
@@ -45,7 +45,7 @@ FAST_PAGE = 2.0  # seconds: a page that took longer is not followed by a bigger 
 TIMEOUT = httpx.Timeout(60.0, connect=15.0)
 
 Progress = Callable[[str, int, int], None]
-"""progress(stage, done, total): stage is push, pull, upload or download."""
+"""progress(stage, done, total): stage is push, snapshot (bytes), pull, upload or download."""
 
 
 class SyncError(KuaError):
@@ -61,6 +61,7 @@ class SyncReport:
     server: str
     pushed: int = 0
     pulled: int = 0  # revisions new to this laptop
+    snapshot: int = 0  # ...of which came in the team's snapshot (an empty laptop's first sync)
     pages: int = 0
     uploaded: int = 0
     downloaded: int = 0
@@ -71,10 +72,11 @@ class SyncReport:
         return asdict(self)
 
     def summary(self) -> str:
-        text = (
-            f"sent {self.pushed} changes, received {self.pulled}; "
-            f"{self.uploaded} files up, {self.downloaded} down"
-        )
+        received = f"received {self.pulled}"
+        if self.snapshot:
+            received += f" ({self.snapshot} of them in the team's snapshot)"
+        text = f"sent {self.pushed} changes, {received}; "
+        text += f"{self.uploaded} files up, {self.downloaded} down"
         if self.evidence_pending:
             text += f"; {self.evidence_pending} evidence files pending"
         if self.conflicts:
@@ -368,7 +370,9 @@ def sync_once(
             if bundle_key is not None:
                 _save_secret(bundle_key_path(store), bundle_key)
         report.pushed = push(store, conn, note)
+        report.snapshot = snapshot.bootstrap(store, conn, note, CURSOR_KEY)
         report.pulled, report.pages = pull(store, conn, note)
+        report.pulled += report.snapshot
         report.uploaded = blobs.upload_missing(store, conn, note)
         report.downloaded = blobs.download_missing(store, conn, note)
     finally:

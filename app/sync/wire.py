@@ -32,6 +32,8 @@ MAX_BODY = 16 * 1024 * 1024
 """Bytes of one request body (a push batch or a blob chunk)."""
 MAX_CHUNK = 4 * 1024 * 1024
 """Bytes of one blob chunk."""
+MAX_SNAPSHOT_CHUNK = 16 * 1024 * 1024
+"""Bytes of one piece of a team snapshot (a big team's is a hundred megabytes)."""
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")

@@ -1,0 +1,192 @@
+"""Ready-made copies of a team's records for laptops that join with nothing yet.
+
+The server keeps, per team, a replica: a laptop database that pulls the team's revisions
+through the same merge as every laptop. Once the team's sequence has moved on by STEP
+revisions, the replica is copied (VACUUM INTO) and published by its SHA-256. An empty laptop
+downloads that copy and takes its rows as they are, then pulls the few revisions after it
+(app/sync/snapshot.py): a first sync of a big team costs a download and a table copy instead
+of merging a hundred thousand revisions one page at a time.
+
+Built in a background thread of the server process; a failed build only leaves the previous
+snapshot (or none) in place, and laptops then pull page by page as before."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import sqlite3
+import threading
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from app.server.models import StoredRevision, Team
+from app.store import get_setting, set_setting
+from app.sync.merge import apply_revisions
+from app.sync.wire import SHA256_RE, WireRevision
+from storage.db import Database, head_revision
+
+log = logging.getLogger("kua.server.snapshots")
+
+STEP = 1000
+"""Revisions a team's published snapshot may lag behind before the next one is made (a
+joining laptop pulls those on top of it)."""
+PAGE = 8000  # revisions the replica applies per transaction
+INTERVAL_S = 60.0  # the builder also looks without being woken by a push
+CURSOR = "replica_cursor"
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    seq: int  # the team's sequence number the snapshot covers (its revisions up to it)
+    sha256: str
+    size: int
+    schema: str  # the laptop database's migration it was made with
+
+    def to_json(self) -> dict[str, object]:
+        return asdict(self)
+
+
+class Snapshots:
+    """The teams' replicas and published snapshots under one folder."""
+
+    def __init__(self, engine: Engine, folder: Path, step: int = STEP) -> None:
+        self.engine, self.folder, self.step = engine, folder, step
+        self._build = threading.Lock()  # one build at a time
+        self._wake, self._stop = threading.Event(), threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # --- what is published ---------------------------------------------------------------
+
+    def _meta(self, team_id: int) -> Path:
+        return self.folder / f"team-{team_id}.json"
+
+    def path(self, team_id: int, sha256: str) -> Path | None:
+        """The published file with this hash, if it is still kept."""
+        if not SHA256_RE.match(sha256):
+            return None
+        path = self.folder / f"team-{team_id}-{sha256}.sqlite"
+        return path if path.is_file() else None
+
+    def current(self, team_id: int) -> SnapshotInfo | None:
+        try:
+            meta = json.loads(self._meta(team_id).read_text(encoding="utf-8"))
+            info = SnapshotInfo(**meta)
+        except (OSError, ValueError, TypeError):
+            return None
+        return info if self.path(team_id, info.sha256) is not None else None
+
+    # --- building ------------------------------------------------------------------------
+
+    def due(self) -> list[int]:
+        """The teams whose snapshot lags STEP revisions or more behind their sequence."""
+        with Session(self.engine) as s:
+            teams = s.execute(select(Team.id, Team.last_seq)).all()
+        out = []
+        for team_id, last in teams:
+            info = self.current(team_id)
+            if last - (info.seq if info and info.schema == head_revision() else 0) >= self.step:
+                out.append(team_id)
+        return out
+
+    def refresh(self, team_id: int) -> SnapshotInfo | None:
+        """Bring the team's replica up to its newest revision and publish it (if it moved)."""
+        with self._build:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            replica = Database(self.folder / f"team-{team_id}.replica" / "kua.db")
+            try:
+                seq = self._catch_up(team_id, replica)
+                info = self.current(team_id)
+                if (
+                    self._stop.is_set()
+                    or seq == 0
+                    or (info is not None and info.seq == seq and info.schema == head_revision())
+                ):
+                    return info
+                return self._publish(team_id, replica.path, seq)
+            finally:
+                replica.close()
+
+    def _catch_up(self, team_id: int, replica: Database) -> int:
+        """Apply the team's revisions after the replica's cursor, page by page, exactly as a
+        laptop's pull does (the cursor moves with each page)."""
+        with replica.read() as s:
+            cursor = int(get_setting(s, CURSOR, 0))
+        while not self._stop.is_set():
+            with Session(self.engine) as s:
+                rows = s.execute(
+                    select(StoredRevision.seq, StoredRevision.body)
+                    .where(StoredRevision.team_id == team_id, StoredRevision.seq > cursor)
+                    .order_by(StoredRevision.seq)
+                    .limit(PAGE)
+                ).all()
+            if not rows:
+                break
+            revs = [WireRevision.from_json(body) for _, body in rows]
+            seqs = {rev.rev_id: seq for rev, (seq, _) in zip(revs, rows, strict=True)}
+            with replica.write(durable=False) as s:  # a lost page is applied again
+                apply_revisions(s, revs, seqs)
+                set_setting(s, CURSOR, rows[-1].seq)
+            cursor = rows[-1].seq
+        return cursor
+
+    def _publish(self, team_id: int, replica: Path, seq: int) -> SnapshotInfo:
+        """A compact copy of the replica under its hash, then the pointer to it; the snapshot
+        before it stays (a laptop may be downloading it), older ones go."""
+        tmp = self.folder / f".team-{team_id}.tmp"
+        tmp.unlink(missing_ok=True)
+        conn = sqlite3.connect(replica)
+        try:
+            conn.execute("VACUUM INTO ?", (str(tmp),))
+        finally:
+            conn.close()
+        digest = hashlib.sha256()
+        with open(tmp, "rb") as f:
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+        info = SnapshotInfo(seq, digest.hexdigest(), tmp.stat().st_size, head_revision())
+        previous = self.current(team_id)
+        os.replace(tmp, self.folder / f"team-{team_id}-{info.sha256}.sqlite")
+        meta_tmp = self._meta(team_id).with_suffix(".tmp")
+        meta_tmp.write_text(json.dumps(info.to_json()), encoding="utf-8")
+        os.replace(meta_tmp, self._meta(team_id))
+        keep = {info.sha256, previous.sha256 if previous else ""}
+        for old in self.folder.glob(f"team-{team_id}-*.sqlite"):
+            if old.stem.removeprefix(f"team-{team_id}-") not in keep:
+                old.unlink(missing_ok=True)
+        log.info("team %s: snapshot at seq %s published (%s bytes)", team_id, seq, info.size)
+        return info
+
+    # --- the background builder ------------------------------------------------------------
+
+    def poke(self) -> None:
+        """Revisions arrived: look whether a team's snapshot is due."""
+        self._wake.set()
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="kua-snapshots", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                for team_id in self.due():
+                    if self._stop.is_set():
+                        break
+                    self.refresh(team_id)
+            except Exception:  # a bad build must not stop the server; laptops pull pages
+                log.exception("building a team snapshot failed")
+            self._wake.wait(INTERVAL_S)
+            self._wake.clear()

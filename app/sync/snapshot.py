@@ -1,0 +1,176 @@
+"""An empty laptop starts from the team's snapshot (app/server/snapshots.py): the server's own
+copy of the team's records, merged by the same code, as a laptop database. It is downloaded
+in pieces (an interrupted download continues), checked against its SHA-256, and its tables are
+copied in one transaction together with the pull cursor it covers; the pull then goes on from
+there. Only a laptop with no revision at all takes it (there is nothing of its own to merge);
+whenever the snapshot cannot be used, the laptop pulls page by page as before."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import sqlite3
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from app.store import Store, get_setting, set_setting
+from app.sync import wire
+from app.sync.merge import ENTITIES
+from storage import audit
+from storage.db import head_revision
+from storage.models import RecordAlias, RecordHeads, Revision, SyncConflict
+from storage.revisions import device_id
+
+if TYPE_CHECKING:
+    from app.sync.client import Connection, Progress
+
+log = logging.getLogger("kua.sync")
+
+TABLES = [
+    *ENTITIES,  # referred-to records first (elections before stations before incidents)
+    *(m.__tablename__ for m in (Revision, RecordHeads, RecordAlias, SyncConflict)),
+]
+"""What a snapshot brings: the synced records and the merge's bookkeeping. Settings, the audit
+log and the evidence files stay this laptop's own."""
+
+
+def is_empty(session: Session, cursor_key: str) -> bool:
+    return not get_setting(session, cursor_key, 0) and (
+        session.scalar(select(Revision.rev_id).limit(1)) is None
+    )
+
+
+def bootstrap(store: Store, conn: Connection, note: Progress, cursor_key: str) -> int:
+    """Start this (empty) laptop from the team's snapshot; the revisions it brought (0: none
+    was used, and the pull takes everything page by page)."""
+    from app.sync.client import SyncError
+
+    with store.db.read() as s:
+        if not is_empty(s, cursor_key):
+            return 0
+    try:
+        meta = conn.json("GET", "/v1/snapshot")
+    except SyncError as exc:
+        if exc.status == 404:  # none yet, or a server older than snapshots
+            return 0
+        raise
+    try:
+        seq, sha256, size, schema = (
+            int(meta["seq"]), str(meta["sha256"]), int(meta["size"]), str(meta["schema"]),
+        )  # fmt: skip
+    except (KeyError, TypeError, ValueError):
+        raise SyncError("the team server described its snapshot wrongly", "bad_answer") from None
+    if schema != head_revision() or not wire.SHA256_RE.match(sha256) or size <= 0:
+        return 0  # made by another version of the app: the pages serve as well
+    part = _download(store, conn, sha256, size, note)
+    if part is None:
+        return 0
+    try:
+        return _take(store, part, seq, sha256, cursor_key)
+    finally:
+        part.unlink(missing_ok=True)
+
+
+def _download(
+    store: Store, conn: Connection, sha256: str, size: int, note: Progress
+) -> Path | None:
+    """The snapshot file, whole and checked; None if the server replaced it meanwhile or it
+    arrived damaged (a partial file of an older snapshot is thrown away)."""
+    from app.sync.client import SyncError
+
+    folder = store.data_dir / "incoming"
+    folder.mkdir(parents=True, exist_ok=True)
+    part = folder / f"snapshot-{sha256}.part"
+    for old in folder.glob("snapshot-*.part"):
+        if old != part:
+            old.unlink(missing_ok=True)
+    done = part.stat().st_size if part.exists() else 0
+    with open(part, "ab") as f:
+        while done < size:
+            try:
+                resp = conn.call(
+                    "GET",
+                    f"/v1/snapshot/{sha256}",
+                    params={"offset": done, "length": wire.MAX_SNAPSHOT_CHUNK},
+                )
+            except SyncError as exc:
+                if exc.reason == "no_such_snapshot":
+                    part.unlink(missing_ok=True)
+                    return None
+                raise
+            if not resp.content:
+                break
+            f.write(resp.content)
+            done += len(resp.content)
+            note("snapshot", min(done, size), size)
+    digest = hashlib.sha256()
+    with open(part, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    if done != size or digest.hexdigest() != sha256:
+        log.warning("the team snapshot %s arrived damaged; pulling page by page", sha256[:12])
+        part.unlink(missing_ok=True)
+        return None
+    return part
+
+
+def _take(store: Store, path: Path, seq: int, sha256: str, cursor_key: str) -> int:
+    """Copy the snapshot's tables into this laptop in one transaction, with the cursor it
+    covers. A file that is not a sound snapshot of this schema is not taken (0)."""
+    with store.db.engine.connect() as conn:
+        raw: Any = conn.connection.driver_connection
+        # Attached outside any transaction (SQLite refuses it inside one). Only its tables are
+        # read (_unsound: none of the names is a view), so none of its code runs here.
+        raw.execute("ATTACH DATABASE ? AS snapshot", (str(path),))
+        try:
+            problem = _unsound(raw)
+            if problem:
+                log.warning("the team snapshot %s is unusable (%s)", sha256[:12], problem)
+                return 0
+            conn = conn.execution_options(kua_write=True, kua_durable=False)
+            with Session(bind=conn) as s, s.begin():
+                if not is_empty(s, cursor_key):  # this laptop wrote something meanwhile
+                    return 0
+                for table in TABLES:
+                    names = ", ".join(f'"{c}"' for c in _columns(raw, "main", table))
+                    s.connection().exec_driver_sql(
+                        f'INSERT INTO main."{table}" ({names}) SELECT {names} '
+                        f'FROM snapshot."{table}"'
+                    )
+                revisions = int(raw.execute("SELECT count(*) FROM main.revision").fetchone()[0])
+                set_setting(s, cursor_key, seq)
+                detail = {"snapshot": sha256, "seq": seq, "revisions": revisions}
+                audit.append(s, device_id(s), "sync", "revision", None, detail)
+            return revisions
+        except (sqlite3.DatabaseError, SQLAlchemyError) as exc:
+            log.warning("the team snapshot %s could not be taken (%s)", sha256[:12], exc)
+            return 0
+        finally:
+            conn.rollback()
+            raw.execute("DETACH DATABASE snapshot")
+
+
+def _columns(raw: Any, schema: str, table: str) -> list[str]:
+    return [row[1] for row in raw.execute(f'PRAGMA {schema}.table_info("{table}")')]
+
+
+def _unsound(raw: Any) -> str | None:
+    """Why the attached file is not a snapshot this laptop can take, or None."""
+    if raw.execute("PRAGMA snapshot.quick_check").fetchone()[0] != "ok":
+        return "damaged"
+    kinds = dict(raw.execute("SELECT name, type FROM snapshot.sqlite_master"))
+    if kinds.get("alembic_version") != "table":
+        return "not a laptop database"
+    (version,) = raw.execute("SELECT version_num FROM snapshot.alembic_version").fetchone()
+    if version != head_revision():
+        return f"schema {version}"
+    for table in TABLES:
+        if kinds.get(table) != "table" or set(_columns(raw, "snapshot", table)) != set(
+            _columns(raw, "main", table)
+        ):
+            return f"table {table} differs"
+    return None
