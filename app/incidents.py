@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select, text
+from sqlalchemy import Select, false, func, select, text
 from sqlalchemy.orm import Session
 
 from app import taxonomy
-from app.elections import require_election, station_by_code
+from app.elections import current_election, station_by_code
 from app.errors import InvalidInput, NotFound
 from app.store import Store
 from storage.models import Evidence, Incident, Station
@@ -321,8 +321,10 @@ def _few_matches(session: Session, match: str) -> bool:
 def _filtered(session: Session, flt: IncidentFilter, from_matches: bool = True) -> Select[Any]:
     """The matching incidents' keys. from_matches=False suits a common word with a page limit:
     SQLite then walks the date index and stops once the page is full."""
-    election = require_election(session)
+    election = current_election(session)
     q = select(Incident.num).join(Station, Station.id == Incident.station_id)
+    if election is None:  # a laptop that joined a team, before its first sync: nothing yet
+        return q.where(false())
     match = fts_query(flt.search)
     fts = select(text("rowid")).select_from(text("incident_fts"))
     if match is None or not from_matches:

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from app.elections import current_election
 from app.errors import InvalidInput
 from app.store import Store, get_setting, set_setting
+from app.sync import SERVER_KEY
 from app.taxonomy import LANGS
 
 APPLICANT = "applicant"
@@ -38,6 +39,7 @@ class UserSettings:
     language: str | None
     applicant: Applicant
     has_election: bool
+    joined_team: bool  # enrolled with a team server (its election may not have arrived yet)
 
 
 def _applicant_from(raw: object) -> Applicant:
@@ -89,4 +91,5 @@ def user_settings(store: Store) -> UserSettings:
             language=lang if lang in LANGS else None,
             applicant=_applicant_from(get_setting(s, APPLICANT)),
             has_election=current_election(s) is not None,
+            joined_team=get_setting(s, SERVER_KEY) is not None,
         )

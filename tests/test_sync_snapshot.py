@@ -6,6 +6,7 @@ Set KUA_TEST_PG_URL (postgresql+psycopg://...) to run the server on PostgreSQL i
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,11 +17,15 @@ import pytest
 
 from app.incidents import IncidentFilter, edit_incident, list_incidents
 from app.server.admin import add_device, create_team
+from app.server.api import create_app
+from app.server.db import open_server_db
+from app.server.snapshots import Snapshots
 from app.store import Store
 from app.sync import client as sync_client
 from app.sync import snapshot as sync_snapshot
 from app.sync import wire
-from app.sync.client import SyncError, enrol, sync_once, sync_status
+from app.sync.client import ASGITransport, SyncError, enrol, sync_once, sync_status
+from app.sync.merge import MERGE_VERSION
 from tests.sync_helpers import (
     attach_bytes,
     incident,
@@ -175,16 +180,61 @@ def test_an_interrupted_download_continues_where_it_stopped(
     assert report.snapshot > 0 and snapshot(c) == snapshot(a)
 
 
-def test_a_snapshot_of_another_schema_is_not_taken(
-    server: Server, team: Any, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("head_revision", lambda: "9999"), ("MERGE_VERSION", 2)],
+    ids=["newer-schema", "newer-merge"],
+)
+def test_a_snapshot_made_by_another_version_is_not_taken(
+    server: Server, team: Any, monkeypatch: pytest.MonkeyPatch, name: str, value: Any
 ) -> None:
     a, _, _ = busy_team(team)
     wait_for_snapshot(server.url, a, STEP)
-    monkeypatch.setattr(sync_snapshot, "head_revision", lambda: "9999")  # a newer laptop
+    monkeypatch.setattr(sync_snapshot, name, value)  # this laptop is a newer app
     c = team("c", election=False)
     report = sync_once(c)
     assert report.snapshot == 0
     assert snapshot(c) == snapshot(a)
+
+
+def test_a_replica_of_another_merge_is_merged_anew(tmp_path: Path) -> None:
+    """In process: a replica made by another merge version is thrown away and merged from the
+    first revision; of the published files, only the newest two are kept."""
+    engine = open_server_db(f"sqlite:///{tmp_path / 'server.db'}")
+    create_team(f"sqlite:///{tmp_path / 'server.db'}", "t")
+    snaps = Snapshots(engine, tmp_path / "snapshots", step=1)
+    app = create_app(engine, tmp_path / "blobs", snapshots=snaps)
+    a = laptop(tmp_path, "a")
+    try:
+        with httpx.Client(transport=ASGITransport(app), base_url="http://server") as http:
+            code = add_device(f"sqlite:///{tmp_path / 'server.db'}", "t", "a").code
+            enrol(a, "http://server", code, http=http)
+            published_files = []
+            for n in range(3):
+                incident(a, f"инцидент {n}")
+                sync_once(a, http=http)
+                info = snaps.refresh(1)
+                assert info is not None and info.merge == MERGE_VERSION
+                published_files.append(info.sha256)
+            kept = sorted(p.name for p in (tmp_path / "snapshots").glob("team-1-*.sqlite"))
+            assert kept == sorted(f"team-1-{h}.sqlite" for h in published_files[-2:])
+            # The replica as an older merge left it: a wrong station name, another version.
+            replica = sqlite3.connect(tmp_path / "snapshots" / "team-1.replica" / "kua.db")
+            with replica:
+                replica.execute("UPDATE station SET name = 'испорчено'")
+                replica.execute("UPDATE setting SET value = '0' WHERE key = 'replica_merge'")
+            replica.close()
+            incident(a, "ещё один")
+            sync_once(a, http=http)
+            info = snaps.refresh(1)
+            assert info is not None
+            taken = sqlite3.connect(tmp_path / "snapshots" / f"team-1-{info.sha256}.sqlite")
+            names = {n for (n,) in taken.execute("SELECT name FROM station")}
+            taken.close()
+            assert names == {"УИК 1", "УИК 2", "УИК 3"}
+    finally:
+        a.close()
+        engine.dispose()
 
 
 def test_another_team_cannot_fetch_a_snapshot(server: Server, team: Any) -> None:

@@ -50,6 +50,8 @@ def _apply_first_run(ctx: JobContext, choice: FirstRunChoice) -> None:
 
     profile.set_language(ctx.store, choice.language)
     profile.set_applicant(ctx.store, choice.applicant)
+    if choice.join:  # the election and its stations come with the first sync
+        return
     if choice.demo:
         from app.demo import make_demo
 
@@ -86,7 +88,7 @@ class KuaApp(QObject):
     def _settings_arrived(self, settings: UserSettings) -> None:
         self.language.switch(settings.language or system_language())
         if settings.language is None or not settings.applicant.complete \
-                or not settings.has_election:
+                or not (settings.has_election or settings.joined_team):
             self.wizard = FirstRunWizard(self.language, settings.applicant)
             self.wizard.chosen.connect(self._first_run_done)
             self.wizard.rejected.connect(QApplication.quit)
@@ -101,6 +103,8 @@ class KuaApp(QObject):
         window = self.show_window()
         if choice.demo:
             window.statusBar().showMessage(window.tr("Loading the demo election…"))
+        if choice.join:
+            window.sync.open_connect()
 
     def _first_run_stored(self, _result: None) -> None:
         if self.window is not None:

@@ -35,6 +35,7 @@ class FirstRunChoice:
     language: str
     applicant: Applicant
     demo: bool
+    join: bool  # the team's server brings the election: connect to it first
     election_name: str
     election_date: str
     stations_csv: Path | None
@@ -104,9 +105,10 @@ class ElectionPage(_Page):
         self.demo = QRadioButton()
         self.create = QRadioButton()
         self.create.setChecked(True)
+        self.join = QRadioButton()
         group = QButtonGroup(self)
-        group.addButton(self.demo)
-        group.addButton(self.create)
+        for button in (self.create, self.join, self.demo):
+            group.addButton(button)
         self.name = QLineEdit()
         self.day = QDateEdit(QDate.currentDate())
         self.day.setCalendarPopup(True)
@@ -133,6 +135,7 @@ class ElectionPage(_Page):
         layout = QVBoxLayout(self)
         layout.addWidget(self.create)
         layout.addWidget(self.details)
+        layout.addWidget(self.join)
         layout.addWidget(self.demo)
         layout.addWidget(self.note)
         layout.addStretch(1)
@@ -141,6 +144,7 @@ class ElectionPage(_Page):
     def retranslate(self) -> None:
         self.setTitle(self.tr("Election"))
         self.create.setText(self.tr("&Create an election"))
+        self.join.setText(self.tr("&Join my team's server (the election comes from it)"))
         self.demo.setText(self.tr("Load the &demo election (to try the app)"))
         for label, text in zip(self._labels, (
             self.tr("&Name"), self.tr("&Election day"), self.tr("Station &list (CSV)"),
@@ -160,7 +164,7 @@ class ElectionPage(_Page):
             self.csv.setText(str(path))
 
     def isComplete(self) -> bool:
-        return self.demo.isChecked() or bool(self.name.text().strip())
+        return not self.create.isChecked() or bool(self.name.text().strip())
 
     def validatePage(self) -> bool:
         csv = self.csv.text().strip()
@@ -205,6 +209,7 @@ class FirstRunWizard(QWizard):
             language=self._language.current,
             applicant=self.profile_page.applicant(),
             demo=page.demo.isChecked(),
+            join=page.join.isChecked(),
             election_name=page.name.text().strip(),
             election_date=page.day.date().toPython().isoformat(),  # type: ignore[union-attr]
             stations_csv=Path(csv) if csv and page.create.isChecked() else None,

@@ -232,6 +232,7 @@ class SnapshotOut(BaseModel):
     sha256: str
     size: int
     schema_: str = Field(alias="schema")
+    merge: int
 
 
 def hash_secret(secret: str) -> str:

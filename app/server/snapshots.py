@@ -16,6 +16,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import sqlite3
 import threading
 from dataclasses import asdict, dataclass
@@ -26,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from app.server.models import StoredRevision, Team
 from app.store import get_setting, set_setting
-from app.sync.merge import apply_revisions
+from app.sync.merge import MERGE_VERSION, apply_revisions
 from app.sync.wire import SHA256_RE, WireRevision
 from storage.db import Database, head_revision
 
@@ -38,6 +39,7 @@ joining laptop pulls those on top of it)."""
 PAGE = 8000  # revisions the replica applies per transaction
 INTERVAL_S = 60.0  # the builder also looks without being woken by a push
 CURSOR = "replica_cursor"
+MERGE = "replica_merge"  # the MERGE_VERSION the replica's records were merged by
 
 
 @dataclass(frozen=True)
@@ -46,9 +48,15 @@ class SnapshotInfo:
     sha256: str
     size: int
     schema: str  # the laptop database's migration it was made with
+    merge: int  # ...and the merge (MERGE_VERSION)
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
+
+    @property
+    def fresh(self) -> bool:
+        """Made by this version's schema and merge (else it is made anew)."""
+        return self.schema == head_revision() and self.merge == MERGE_VERSION
 
 
 class Snapshots:
@@ -89,7 +97,7 @@ class Snapshots:
         out = []
         for team_id, last in teams:
             info = self.current(team_id)
-            if last - (info.seq if info and info.schema == head_revision() else 0) >= self.step:
+            if last - (info.seq if info and info.fresh else 0) >= self.step:
                 out.append(team_id)
         return out
 
@@ -97,19 +105,31 @@ class Snapshots:
         """Bring the team's replica up to its newest revision and publish it (if it moved)."""
         with self._build:
             self.folder.mkdir(parents=True, exist_ok=True)
-            replica = Database(self.folder / f"team-{team_id}.replica" / "kua.db")
+            replica = self._replica(team_id)
             try:
                 seq = self._catch_up(team_id, replica)
                 info = self.current(team_id)
                 if (
                     self._stop.is_set()
                     or seq == 0
-                    or (info is not None and info.seq == seq and info.schema == head_revision())
+                    or (info is not None and info.seq == seq and info.fresh)
                 ):
                     return info
                 return self._publish(team_id, replica.path, seq)
             finally:
                 replica.close()
+
+    def _replica(self, team_id: int) -> Database:
+        """The team's replica; merged anew from the first revision if another merge made it."""
+        folder = self.folder / f"team-{team_id}.replica"
+        replica = Database(folder / "kua.db")
+        with replica.read() as s:
+            merge = get_setting(s, MERGE, MERGE_VERSION)
+        if merge == MERGE_VERSION:
+            return replica
+        replica.close()
+        shutil.rmtree(folder)
+        return Database(folder / "kua.db")
 
     def _catch_up(self, team_id: int, replica: Database) -> int:
         """Apply the team's revisions after the replica's cursor, page by page, exactly as a
@@ -131,6 +151,7 @@ class Snapshots:
             with replica.write(durable=False) as s:  # a lost page is applied again
                 apply_revisions(s, revs, seqs)
                 set_setting(s, CURSOR, rows[-1].seq)
+                set_setting(s, MERGE, MERGE_VERSION)
             cursor = rows[-1].seq
         return cursor
 
@@ -148,7 +169,9 @@ class Snapshots:
         with open(tmp, "rb") as f:
             while chunk := f.read(1 << 20):
                 digest.update(chunk)
-        info = SnapshotInfo(seq, digest.hexdigest(), tmp.stat().st_size, head_revision())
+        info = SnapshotInfo(
+            seq, digest.hexdigest(), tmp.stat().st_size, head_revision(), MERGE_VERSION
+        )
         previous = self.current(team_id)
         os.replace(tmp, self.folder / f"team-{team_id}-{info.sha256}.sqlite")
         meta_tmp = self._meta(team_id).with_suffix(".tmp")

@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 
 from app.errors import KuaError
 from app.store import Store, get_setting, set_setting
-from app.sync import blobs, snapshot, wire
+from app.sync import SERVER_KEY, blobs, snapshot, wire
 from app.sync.merge import apply_revisions, collector_paused
 from app.sync.wire import WireRevision
 from storage.models import Revision, SyncConflict
@@ -33,7 +33,6 @@ from storage.timeutil import to_utc_text, utcnow
 TOKEN_FILE = "sync-token"
 BUNDLE_KEY_FILE = "bundle-key"  # the team's secret that signs USB bundles (from the server)
 SERVER_CERT_FILE = "sync-server.pem"  # the team server's (or its CA's) certificate, if given
-SERVER_KEY = "sync_server"
 TEAM_KEY = "sync_team"
 DEVICE_NAME_KEY = "sync_device_name"
 CURSOR_KEY = "sync_cursor"

@@ -41,6 +41,11 @@ from storage.models import (
 from storage.revisions import WHOLE_RECORD, begin_applying, device_id, next_hlc, revision_value
 from storage.timeutil import UTCDateTime, from_utc_text, to_utc_text, utc_text, utcnow
 
+MERGE_VERSION = 1
+"""Raised whenever the records merge_revisions makes of the same revisions change (a fix in the
+merge): a team snapshot made by another merge is not taken, and the server's replica is merged
+anew."""
+
 ENTITIES: dict[str, type[Synced]] = {m.__tablename__: m for m in SYNCED_MODELS}  # type: ignore[attr-defined]
 ORDER = {name: i for i, name in enumerate(ENTITIES)}  # elections before stations before incidents
 

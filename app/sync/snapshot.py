@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from app.store import Store, get_setting, set_setting
 from app.sync import wire
-from app.sync.merge import ENTITIES
+from app.sync.merge import ENTITIES, MERGE_VERSION
 from storage import audit
 from storage.db import head_revision
 from storage.models import RecordAlias, RecordHeads, Revision, SyncConflict
@@ -59,13 +59,14 @@ def bootstrap(store: Store, conn: Connection, note: Progress, cursor_key: str) -
             return 0
         raise
     try:
-        seq, sha256, size, schema = (
-            int(meta["seq"]), str(meta["sha256"]), int(meta["size"]), str(meta["schema"]),
-        )  # fmt: skip
+        seq, sha256, size = int(meta["seq"]), str(meta["sha256"]), int(meta["size"])
+        made_by = (str(meta["schema"]), int(meta["merge"]))
     except (KeyError, TypeError, ValueError):
         raise SyncError("the team server described its snapshot wrongly", "bad_answer") from None
-    if schema != head_revision() or not wire.SHA256_RE.match(sha256) or size <= 0:
+    if made_by != (head_revision(), MERGE_VERSION) or not wire.SHA256_RE.match(sha256):
         return 0  # made by another version of the app: the pages serve as well
+    if size <= 0:
+        raise SyncError("the team server described its snapshot wrongly", "bad_answer")
     part = _download(store, conn, sha256, size, note)
     if part is None:
         return 0

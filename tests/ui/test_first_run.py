@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 from app import profile
 from app.elections import get_current_election, list_stations
+from app.server.admin import add_device, create_team
 from app.store import Store
+from app.sync.client import enrol, sync_once
 from tests.conftest import FIXTURES
+from tests.sync_helpers import incident, laptop, running_server, wait_for_snapshot
 from tests.ui.conftest import Messages
 from ui.application import KuaApp
 from ui.first_run import FirstRunWizard
@@ -53,6 +58,72 @@ def test_first_run_then_main_window(qtbot: Any, data_dir: Path, messages: Messag
         assert current is not None and current.name == "Мәслихат сайлауы"
         assert len(list_stations(store)) == 15
     assert messages.told == []
+
+
+def test_joining_a_team_brings_its_election_from_the_snapshot(
+        qtbot: Any, data_dir: Path, tmp_path: Path, messages: Messages) -> None:
+    """A team lead who joins a team creates no election: the connect dialog opens, and the
+    first sync brings the team's election, stations and incidents (from the server's snapshot,
+    as the laptop is empty)."""
+    db = f"sqlite:///{tmp_path / 'server.db'}"
+    with running_server(tmp_path / "server", db, "--snapshot-step", "5") as (url, _proc):
+        create_team(db, "Адал")
+        other = laptop(tmp_path, "other")
+        try:
+            incident(other, "Вброс бюллетеней у урны")
+            enrol(other, url, add_device(db, "Адал", "other").code)
+            sync_once(other)
+            wait_for_snapshot(url, other, step=5)
+        finally:
+            other.close()
+        app = KuaApp(data_dir)
+        try:
+            with qtbot.waitSignal(app.wizard_shown, timeout=10_000) as shown:
+                app.start()
+            wizard: FirstRunWizard = shown.args[0]
+            qtbot.addWidget(wizard)
+            wizard.next()
+            page = wizard.profile_page
+            page.full_name.setText("Сейітқызы Айгерім")
+            page.status.setCurrentIndex(page.status.findData("proxy"))
+            wizard.next()
+            wizard.election_page.join.setChecked(True)
+            assert wizard.election_page.isComplete()  # no election name wanted
+            with qtbot.waitSignal(app.window_shown, timeout=10_000):
+                wizard.accept()
+            window = app.window
+            assert window is not None
+            qtbot.addWidget(window)
+            dialog = window.sync.connect_dialog
+            assert dialog is not None and dialog.isVisible()
+            dialog.server.setText(url)
+            dialog.code.setText(add_device(db, "Адал", "me").code)
+            with qtbot.waitSignal(dialog.enrolled, timeout=10_000):
+                dialog.submit()
+            qtbot.waitUntil(lambda: window.stations.rowCount() == 4, timeout=30_000)
+            qtbot.waitUntil(lambda: window.incidents.rowCount() == 1, timeout=10_000)
+        finally:
+            if app.window is not None:
+                app.window.close()
+            app.close()
+    with Store(data_dir) as store:
+        current = get_current_election(store)
+        assert current is not None and current.name == "Президентские выборы"
+    db_file = sqlite3.connect(data_dir / "kua.db")
+    details = [json.loads(d) for (d,) in db_file.execute("SELECT detail FROM audit_event")]
+    db_file.close()
+    assert any("snapshot" in d for d in details)
+    assert messages.told == []
+    # Next start: straight into the window, no wizard.
+    again = KuaApp(data_dir)
+    try:
+        with qtbot.waitSignal(again.window_shown, timeout=10_000):
+            again.start()
+        assert again.wizard is None
+    finally:
+        if again.window is not None:
+            again.window.close()
+        again.close()
 
 
 def test_existing_store_opens_the_window_directly(kua: KuaApp) -> None:
