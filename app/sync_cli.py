@@ -50,6 +50,8 @@ def cmd_sync(store: Store, a: argparse.Namespace) -> int:
 
     def progress(stage: str, done: int, total: int) -> None:
         if not a.json and sys.stderr.isatty():
+            if stage == "snapshot":  # bytes of the team's snapshot
+                stage, done, total = "team snapshot (MB)", done >> 20, max(1, total >> 20)
             print(f"\r{stage}: {done}" + (f"/{total}" if total else ""), end="", file=sys.stderr)
 
     report = sync_once(store, progress)

@@ -341,18 +341,33 @@ def raw_floor(store: Store) -> float:
     return time.perf_counter() - t0
 
 
-def wait_for_snapshot(url: str, store: Store, seq: int) -> float:
+def wait_for_snapshot(url: str, store: Store, seq: int) -> tuple[float, dict[str, Any]]:
     """Until the server offers a snapshot covering seq (its builder works in the background
-    after start); returns how long that took."""
+    after start); returns how long that took, and its description."""
     t0 = time.perf_counter()
     headers = _headers(load_token(store))
     while True:
         resp = httpx.get(f"{url}/v1/snapshot", headers=headers, timeout=10)
         if resp.status_code == 200 and resp.json()["seq"] >= seq:
-            return time.perf_counter() - t0
+            return time.perf_counter() - t0, resp.json()
         if time.perf_counter() - t0 > 600:
             raise SystemExit(f"no snapshot after 10 min: {resp.text}")
         time.sleep(0.2)
+
+
+def page_bytes(world: World, url: str) -> str:
+    """Megabytes of all pull pages of the team (as a laptop pulling everything gets them)."""
+    probe = Store(world.root / "page-probe")
+    enrol(probe, url, add_device(world.db, world.team, "page-probe").code)
+    conn = _connect(probe, None)
+    total, cursor, more = 0, 0, True
+    while more:
+        content, _ = _fetch_page(conn, cursor, PULL_PAGE)
+        page = orjson.loads(content)
+        total, cursor, more = total + len(content), page["cursor"], page["more"]
+    conn.close()
+    probe.close()
+    return f"{total / 2**20:.1f}"
 
 
 def timed_sync(
@@ -395,9 +410,13 @@ def main() -> int:
             Store(root / "template").close()  # an empty, migrated laptop database
             with world.served() as snap_url, world.served("--snapshot-step", "0") as pages_url:
                 probe = world.laptop("probe")
-                built = wait_for_snapshot(snap_url, probe, n)
+                built, meta = wait_for_snapshot(snap_url, probe, n)
                 probe.close()
-                print(f"team snapshot ready {built:.1f} s after the server started")
+                print(
+                    f"team snapshot ready {built:.1f} s after the server started: "
+                    f"{meta['packed'] / 2**20:.1f} MB to download ({meta['size'] / 2**20:.0f} MB "
+                    f"database); the same revisions as pages: {page_bytes(world, pages_url)} MB"
+                )
                 for r in range(a.rounds):  # the ways take turns: the same conditions for each
                     seconds, report = timed_sync(world, snap_url, f"snap{r}", None)
                     assert report.snapshot == n, report

@@ -7,6 +7,7 @@ Set KUA_TEST_PG_URL (postgresql+psycopg://...) to run the server on PostgreSQL i
 from __future__ import annotations
 
 import sqlite3
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,12 +15,15 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import delete, update
+from sqlalchemy.orm import Session
 
 from app.incidents import IncidentFilter, edit_incident, list_incidents
 from app.server.admin import add_device, create_team
 from app.server.api import create_app
 from app.server.db import open_server_db
-from app.server.snapshots import Snapshots
+from app.server.models import StoredRevision, Team
+from app.server.snapshots import SUFFIX, Snapshots
 from app.store import Store
 from app.sync import client as sync_client
 from app.sync import snapshot as sync_snapshot
@@ -102,6 +106,7 @@ def test_an_empty_laptop_starts_from_the_team_snapshot(server: Server, team: Any
     with c.db.read() as s:
         assert sync_client.get_setting(s, sync_client.CURSOR_KEY) >= meta["seq"] >= STEP
     assert snapshot(c) == snapshot(a)  # the same records and the same open conflict
+    assert sync_status(c).pending_revisions == 0  # nothing of the server's own to send
     assert sync_status(c).open_conflicts == 1
     assert report.downloaded == 1 and sync_status(c).evidence_pending == 0
     # The full-text index came too (one of the twelve now says "версия A" or "версия B").
@@ -141,7 +146,7 @@ def test_a_laptop_with_records_of_its_own_pulls_pages(server: Server, team: Any)
 def test_a_damaged_snapshot_is_not_taken(server: Server, team: Any) -> None:
     a, _, _ = busy_team(team)
     meta = wait_for_snapshot(server.url, a, STEP)
-    [path] = (server.root / "blobs" / ".snapshots").glob(f"team-*-{meta['sha256']}.sqlite")
+    [path] = (server.root / "blobs" / ".snapshots").glob(f"team-*-{meta['sha256']}{SUFFIX}")
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF
     path.write_bytes(bytes(data))
@@ -157,7 +162,7 @@ def test_an_interrupted_download_continues_where_it_stopped(
 ) -> None:
     a, _, _ = busy_team(team)
     meta = wait_for_snapshot(server.url, a, STEP)
-    monkeypatch.setattr(wire, "MAX_SNAPSHOT_CHUNK", 16 * 1024)
+    monkeypatch.setattr(wire, "MAX_SNAPSHOT_CHUNK", 4096)
     offsets: list[int] = []
     real_call = sync_client.Connection.call
 
@@ -173,10 +178,10 @@ def test_an_interrupted_download_continues_where_it_stopped(
     with pytest.raises(SyncError):
         sync_once(c)
     part = c.data_dir / "incoming" / f"snapshot-{meta['sha256']}.part"
-    assert part.stat().st_size == 2 * 16 * 1024  # two pieces arrived, nothing was applied
+    assert part.stat().st_size == 2 * 4096  # two pieces arrived, nothing was applied
     assert sync_status(c).open_conflicts == 0
     report = sync_once(c)
-    assert offsets[3] == 2 * 16 * 1024  # went on from there
+    assert offsets[3] == 2 * 4096  # went on from there
     assert report.snapshot > 0 and snapshot(c) == snapshot(a)
 
 
@@ -195,6 +200,13 @@ def test_a_snapshot_made_by_another_version_is_not_taken(
     report = sync_once(c)
     assert report.snapshot == 0
     assert snapshot(c) == snapshot(a)
+
+
+def opened(published: Path) -> sqlite3.Connection:
+    """A published snapshot, decompressed beside it and opened."""
+    database = published.with_name(published.name + ".db")
+    database.write_bytes(zlib.decompress(published.read_bytes()))
+    return sqlite3.connect(database)
 
 
 def test_a_replica_of_another_merge_is_merged_anew(tmp_path: Path) -> None:
@@ -216,8 +228,8 @@ def test_a_replica_of_another_merge_is_merged_anew(tmp_path: Path) -> None:
                 info = snaps.refresh(1)
                 assert info is not None and info.merge == MERGE_VERSION
                 published_files.append(info.sha256)
-            kept = sorted(p.name for p in (tmp_path / "snapshots").glob("team-1-*.sqlite"))
-            assert kept == sorted(f"team-1-{h}.sqlite" for h in published_files[-2:])
+            kept = sorted(p.name for p in (tmp_path / "snapshots").glob(f"team-1-*{SUFFIX}"))
+            assert kept == sorted(f"team-1-{h}{SUFFIX}" for h in published_files[-2:])
             # The replica as an older merge left it: a wrong station name, another version.
             replica = sqlite3.connect(tmp_path / "snapshots" / "team-1.replica" / "kua.db")
             with replica:
@@ -228,10 +240,21 @@ def test_a_replica_of_another_merge_is_merged_anew(tmp_path: Path) -> None:
             sync_once(a, http=http)
             info = snaps.refresh(1)
             assert info is not None
-            taken = sqlite3.connect(tmp_path / "snapshots" / f"team-1-{info.sha256}.sqlite")
+            taken = opened(tmp_path / "snapshots" / f"team-1-{info.sha256}{SUFFIX}")
             names = {n for (n,) in taken.execute("SELECT name FROM station")}
             taken.close()
             assert names == {"УИК 1", "УИК 2", "УИК 3"}
+            # The server's database restored from an older backup: the replica starts again.
+            assert snaps.due() == []
+            with Session(engine) as s, s.begin():
+                s.execute(delete(StoredRevision).where(StoredRevision.seq > 4))
+                s.execute(update(Team).values(last_seq=4))
+            assert snaps.due() == [1]
+            info = snaps.refresh(1)
+            assert info is not None and info.seq == 4
+            taken = opened(tmp_path / "snapshots" / f"team-1-{info.sha256}{SUFFIX}")
+            assert taken.execute("SELECT max(server_seq) FROM revision").fetchone() == (4,)
+            taken.close()
     finally:
         a.close()
         engine.dispose()

@@ -229,8 +229,9 @@ class Caller:
 
 class SnapshotOut(BaseModel):
     seq: int
-    sha256: str
-    size: int
+    sha256: str  # of the database
+    size: int  # its bytes
+    packed: int  # the bytes to download: the database compressed with zlib
     schema_: str = Field(alias="schema")
     merge: int
 

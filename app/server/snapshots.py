@@ -19,6 +19,7 @@ import os
 import shutil
 import sqlite3
 import threading
+import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -38,6 +39,9 @@ STEP = 1000
 joining laptop pulls those on top of it)."""
 PAGE = 8000  # revisions the replica applies per transaction
 INTERVAL_S = 60.0  # the builder also looks without being woken by a push
+SUFFIX = ".sqlite.zlib"
+"""A published snapshot is the database compressed with zlib: a sixth of its size (a slow link
+then brings it faster than the revisions it holds)."""
 CURSOR = "replica_cursor"
 MERGE = "replica_merge"  # the MERGE_VERSION the replica's records were merged by
 
@@ -45,8 +49,9 @@ MERGE = "replica_merge"  # the MERGE_VERSION the replica's records were merged b
 @dataclass(frozen=True)
 class SnapshotInfo:
     seq: int  # the team's sequence number the snapshot covers (its revisions up to it)
-    sha256: str
-    size: int
+    sha256: str  # of the database...
+    size: int  # ...and its bytes
+    packed: int  # the bytes of the published (compressed) file
     schema: str  # the laptop database's migration it was made with
     merge: int  # ...and the merge (MERGE_VERSION)
 
@@ -77,7 +82,7 @@ class Snapshots:
         """The published file with this hash, if it is still kept."""
         if not SHA256_RE.match(sha256):
             return None
-        path = self.folder / f"team-{team_id}-{sha256}.sqlite"
+        path = self.folder / f"team-{team_id}-{sha256}{SUFFIX}"
         return path if path.is_file() else None
 
     def current(self, team_id: int) -> SnapshotInfo | None:
@@ -97,7 +102,9 @@ class Snapshots:
         out = []
         for team_id, last in teams:
             info = self.current(team_id)
-            if last - (info.seq if info and info.fresh else 0) >= self.step:
+            covered = info.seq if info is not None and info.fresh else 0
+            # (ahead of the team: the server's database was restored from a backup)
+            if last - covered >= self.step or covered > last:
                 out.append(team_id)
         return out
 
@@ -109,23 +116,24 @@ class Snapshots:
             try:
                 seq = self._catch_up(team_id, replica)
                 info = self.current(team_id)
-                if (
-                    self._stop.is_set()
-                    or seq == 0
-                    or (info is not None and info.seq == seq and info.fresh)
-                ):
+                if self._stop.is_set() or (info is not None and info.seq == seq and info.fresh):
                     return info
                 return self._publish(team_id, replica.path, seq)
             finally:
                 replica.close()
 
     def _replica(self, team_id: int) -> Database:
-        """The team's replica; merged anew from the first revision if another merge made it."""
+        """The team's replica; merged anew from the first revision if another merge made it,
+        or if it is ahead of the team's sequence (the server's database was restored from a
+        backup: what it had beyond is numbered anew)."""
         folder = self.folder / f"team-{team_id}.replica"
         replica = Database(folder / "kua.db")
+        with Session(self.engine) as s:
+            last = s.scalar(select(Team.last_seq).where(Team.id == team_id)) or 0
         with replica.read() as s:
             merge = get_setting(s, MERGE, MERGE_VERSION)
-        if merge == MERGE_VERSION:
+            cursor = int(get_setting(s, CURSOR, 0))
+        if merge == MERGE_VERSION and cursor <= last:
             return replica
         replica.close()
         shutil.rmtree(folder)
@@ -156,32 +164,41 @@ class Snapshots:
         return cursor
 
     def _publish(self, team_id: int, replica: Path, seq: int) -> SnapshotInfo:
-        """A compact copy of the replica under its hash, then the pointer to it; the snapshot
-        before it stays (a laptop may be downloading it), older ones go."""
+        """A compact copy of the replica, compressed, under its hash; then the pointer to it.
+        The snapshot before it stays (a laptop may be downloading it), older ones go."""
         tmp = self.folder / f".team-{team_id}.tmp"
+        packed = tmp.with_suffix(".zlib")
         tmp.unlink(missing_ok=True)
         conn = sqlite3.connect(replica)
         try:
             conn.execute("VACUUM INTO ?", (str(tmp),))
         finally:
             conn.close()
-        digest = hashlib.sha256()
-        with open(tmp, "rb") as f:
-            while chunk := f.read(1 << 20):
+        digest, deflate = hashlib.sha256(), zlib.compressobj(6)
+        with open(tmp, "rb") as src, open(packed, "wb") as out:
+            while chunk := src.read(1 << 20):
                 digest.update(chunk)
+                out.write(deflate.compress(chunk))
+            out.write(deflate.flush())
         info = SnapshotInfo(
-            seq, digest.hexdigest(), tmp.stat().st_size, head_revision(), MERGE_VERSION
+            seq,
+            digest.hexdigest(),
+            tmp.stat().st_size,
+            packed.stat().st_size,
+            head_revision(),
+            MERGE_VERSION,
         )
+        tmp.unlink()
         previous = self.current(team_id)
-        os.replace(tmp, self.folder / f"team-{team_id}-{info.sha256}.sqlite")
+        os.replace(packed, self.folder / f"team-{team_id}-{info.sha256}{SUFFIX}")
         meta_tmp = self._meta(team_id).with_suffix(".tmp")
         meta_tmp.write_text(json.dumps(info.to_json()), encoding="utf-8")
         os.replace(meta_tmp, self._meta(team_id))
         keep = {info.sha256, previous.sha256 if previous else ""}
-        for old in self.folder.glob(f"team-{team_id}-*.sqlite"):
-            if old.stem.removeprefix(f"team-{team_id}-") not in keep:
+        for old in self.folder.glob(f"team-{team_id}-*{SUFFIX}"):
+            if old.name.removeprefix(f"team-{team_id}-").removesuffix(SUFFIX) not in keep:
                 old.unlink(missing_ok=True)
-        log.info("team %s: snapshot at seq %s published (%s bytes)", team_id, seq, info.size)
+        log.info("team %s: snapshot at seq %s published (%s bytes)", team_id, seq, info.packed)
         return info
 
     # --- the background builder ------------------------------------------------------------

@@ -1,15 +1,16 @@
 """An empty laptop starts from the team's snapshot (app/server/snapshots.py): the server's own
 copy of the team's records, merged by the same code, as a laptop database. It is downloaded
-in pieces (an interrupted download continues), checked against its SHA-256, and its tables are
-copied in one transaction together with the pull cursor it covers; the pull then goes on from
-there. Only a laptop with no revision at all takes it (there is nothing of its own to merge);
-whenever the snapshot cannot be used, the laptop pulls page by page as before."""
+compressed, in pieces (an interrupted download continues), checked against its SHA-256, and its
+tables are copied in one transaction together with the pull cursor it covers; the pull then goes
+on from there. Only a laptop with no revision at all takes it (there is nothing of its own to
+merge); whenever the snapshot cannot be used, the laptop pulls page by page as before."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
 import sqlite3
+import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -59,39 +60,43 @@ def bootstrap(store: Store, conn: Connection, note: Progress, cursor_key: str) -
             return 0
         raise
     try:
-        seq, sha256, size = int(meta["seq"]), str(meta["sha256"]), int(meta["size"])
+        seq, sha256 = int(meta["seq"]), str(meta["sha256"])
+        size, packed = int(meta["size"]), int(meta["packed"])
         made_by = (str(meta["schema"]), int(meta["merge"]))
     except (KeyError, TypeError, ValueError):
         raise SyncError("the team server described its snapshot wrongly", "bad_answer") from None
     if made_by != (head_revision(), MERGE_VERSION) or not wire.SHA256_RE.match(sha256):
         return 0  # made by another version of the app: the pages serve as well
-    if size <= 0:
+    if size <= 0 or packed <= 0:
         raise SyncError("the team server described its snapshot wrongly", "bad_answer")
-    part = _download(store, conn, sha256, size, note)
-    if part is None:
-        return 0
-    try:
-        return _take(store, part, seq, sha256, cursor_key)
-    finally:
-        part.unlink(missing_ok=True)
-
-
-def _download(
-    store: Store, conn: Connection, sha256: str, size: int, note: Progress
-) -> Path | None:
-    """The snapshot file, whole and checked; None if the server replaced it meanwhile or it
-    arrived damaged (a partial file of an older snapshot is thrown away)."""
-    from app.sync.client import SyncError
-
     folder = store.data_dir / "incoming"
     folder.mkdir(parents=True, exist_ok=True)
-    part = folder / f"snapshot-{sha256}.part"
-    for old in folder.glob("snapshot-*.part"):
-        if old != part:
+    part, database = folder / f"snapshot-{sha256}.part", folder / f"snapshot-{sha256}.db"
+    for old in folder.glob("snapshot-*"):
+        if old != part:  # an older snapshot's piece, or a database left by a crash
             old.unlink(missing_ok=True)
+    # An interrupted download (an exception) keeps its piece: the next sync goes on from there.
+    if not _download(conn, part, sha256, packed, note):
+        part.unlink(missing_ok=True)
+        return 0
+    try:
+        if not _inflate(part, database, sha256, size):
+            log.warning("the team snapshot %s arrived damaged; pulling page by page", sha256[:12])
+            return 0
+        return _take(store, database, seq, sha256, cursor_key)
+    finally:
+        part.unlink(missing_ok=True)
+        database.unlink(missing_ok=True)
+
+
+def _download(conn: Connection, part: Path, sha256: str, packed: int, note: Progress) -> bool:
+    """Fetch the published (compressed) file into part, from where an interrupted download
+    stopped; False if the server replaced it meanwhile."""
+    from app.sync.client import SyncError
+
     done = part.stat().st_size if part.exists() else 0
     with open(part, "ab") as f:
-        while done < size:
+        while done < packed:
             try:
                 resp = conn.call(
                     "GET",
@@ -100,23 +105,35 @@ def _download(
                 )
             except SyncError as exc:
                 if exc.reason == "no_such_snapshot":
-                    part.unlink(missing_ok=True)
-                    return None
+                    return False
                 raise
             if not resp.content:
                 break
             f.write(resp.content)
             done += len(resp.content)
-            note("snapshot", min(done, size), size)
-    digest = hashlib.sha256()
-    with open(part, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    if done != size or digest.hexdigest() != sha256:
-        log.warning("the team snapshot %s arrived damaged; pulling page by page", sha256[:12])
-        part.unlink(missing_ok=True)
-        return None
-    return part
+            note("snapshot", min(done, packed), packed)
+    return True
+
+
+def _inflate(part: Path, database: Path, sha256: str, size: int) -> bool:
+    """Decompress part into database; whether that is the database the server described."""
+    digest, inflate, written = hashlib.sha256(), zlib.decompressobj(), 0
+    try:
+        with open(part, "rb") as src, open(database, "wb") as out:
+            while chunk := src.read(1 << 20):
+                data = inflate.decompress(chunk)
+                digest.update(data)
+                out.write(data)
+                written += len(data)
+                if written > size:  # more than described: not that database
+                    return False
+            tail = inflate.flush()
+            digest.update(tail)
+            out.write(tail)
+            written += len(tail)
+    except zlib.error:
+        return False
+    return inflate.eof and written == size and digest.hexdigest() == sha256
 
 
 def _take(store: Store, path: Path, seq: int, sha256: str, cursor_key: str) -> int:
