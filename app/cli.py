@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -643,6 +644,8 @@ def main(argv: Sequence[str], open_app: Callable[[Path], int] | None = None) -> 
     except KuaError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        return _reader_gone()
     except Exception as exc:
         if is_environment_error(exc):
             print(f"error: {describe_environment_error(exc, data_dir)}", file=sys.stderr)
@@ -655,6 +658,15 @@ def main(argv: Sequence[str], open_app: Callable[[Path], int] | None = None) -> 
         return 130
 
 
+def _reader_gone() -> int:
+    """The program reading the output stopped (`incident list | head`): nothing went wrong
+    here, so nothing is said. The rest of the output goes nowhere (as Python's docs advise),
+    so that flushing it at exit does not fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 1
+
+
 def _run_without_store(handler: Callable[..., int], args: argparse.Namespace) -> int:
     """keys and verify work on files only: no data folder is opened (or created)."""
     from export.errors import ExportError
@@ -664,6 +676,8 @@ def _run_without_store(handler: Callable[..., int], args: argparse.Namespace) ->
     except (KuaError, ExportError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        return _reader_gone()
     except OSError as exc:
         print(f"error: {describe_environment_error(exc)}", file=sys.stderr)
         return 1

@@ -188,6 +188,19 @@ def test_demo_then_list(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert main(["--data-dir", data, "audit", "verify"]) == 0
 
 
+def test_output_into_a_pipe_closed_early_says_nothing(tmp_path: Path) -> None:
+    """`incident list | head -1`: the reader goes away; that is no error of the data folder."""
+    data = str(tmp_path / "demo")
+    assert main(["--data-dir", data, "demo", "--stations", "6", "--incidents", "300",
+                 "--photos", "0"]) == 0
+    run = subprocess.run(
+        f"{sys.executable} main.py --data-dir {data} incident list | head -1",
+        shell=True, cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )
+    assert len(run.stdout.splitlines()) == 1
+    assert run.stderr == ""
+
+
 def test_real_process_no_traceback_for_user_mistakes(tmp_path: Path) -> None:
     """As a user runs it: a separate process, the environment variable for the data folder."""
     env = {"KUA_DATA_DIR": str(tmp_path / "env-data"), "PATH": "/usr/bin:/bin"}

@@ -531,9 +531,7 @@ def create_app(
         try:
             if path is None:
                 raise FileNotFoundError(sha256)
-            with open(path, "rb") as f:
-                f.seek(offset)
-                data = f.read(length)
+            data = read_piece(path, offset, length)
         except FileNotFoundError:
             raise ApiError(
                 404, "no_such_snapshot", "this snapshot was replaced by a newer one: ask again"
@@ -645,14 +643,18 @@ def create_app(
         stored = has_blob(who.team_id, sha256)
         if stored is None:
             raise ApiError(404, "no_such_blob", "the team's server does not hold this file")
-        with open(team_blobs(who.team_id).path(sha256), "rb") as f:
-            f.seek(offset)
-            data = f.read(length)
+        data = read_piece(team_blobs(who.team_id).path(sha256), offset, length)
         return Response(
             data, media_type="application/octet-stream", headers={"X-Blob-Size": str(stored.size)}
         )
 
     return BodyLimit(api, max_body)
+
+
+def read_piece(path: Path, offset: int, length: int) -> bytes:
+    with open(path, "rb") as f:
+        f.seek(offset)
+        return f.read(length)
 
 
 def normalize_code(code: str) -> str:

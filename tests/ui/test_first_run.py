@@ -19,22 +19,29 @@ from ui.application import KuaApp
 from ui.first_run import FirstRunWizard
 
 
+def wizard_at_election(qtbot: Any, app: KuaApp, language: str = "en") -> FirstRunWizard:
+    """Start app on an empty folder and go through the wizard up to its election page."""
+    with qtbot.waitSignal(app.wizard_shown, timeout=10_000) as shown:
+        app.start()
+    wizard: FirstRunWizard = shown.args[0]
+    qtbot.addWidget(wizard)
+    if language == "kk":
+        wizard.language_page.button_kk.setChecked(True)  # type: ignore[attr-defined]
+        qtbot.waitUntil(lambda: wizard.language_page.title() == "Kuä-ға қош келдіңіз")
+    wizard.next()
+    page = wizard.profile_page
+    page.full_name.setText("Сейітқызы Айгерім")
+    page.status.setCurrentIndex(page.status.findData("proxy"))
+    page.organization.setText("Адал сайлау")
+    page.phone.setText("+7 701 000 00 00")
+    wizard.next()
+    return wizard
+
+
 def test_first_run_then_main_window(qtbot: Any, data_dir: Path, messages: Messages) -> None:
     app = KuaApp(data_dir)
     try:
-        with qtbot.waitSignal(app.wizard_shown, timeout=10_000) as shown:
-            app.start()
-        wizard: FirstRunWizard = shown.args[0]
-        qtbot.addWidget(wizard)
-        wizard.language_page.button_kk.setChecked(True)  # type: ignore[attr-defined]
-        qtbot.waitUntil(lambda: wizard.language_page.title() == "Kuä-ға қош келдіңіз")
-        wizard.next()
-        page = wizard.profile_page
-        page.full_name.setText("Сейітқызы Айгерім")
-        page.status.setCurrentIndex(page.status.findData("proxy"))
-        page.organization.setText("Адал сайлау")
-        page.phone.setText("+7 701 000 00 00")
-        wizard.next()
+        wizard = wizard_at_election(qtbot, app, "kk")
         election = wizard.election_page
         election.name.setText("Мәслихат сайлауы")
         election.csv.setText(str(FIXTURES / "stations" / "almaty.csv"))
@@ -78,15 +85,7 @@ def test_joining_a_team_brings_its_election_from_the_snapshot(
             other.close()
         app = KuaApp(data_dir)
         try:
-            with qtbot.waitSignal(app.wizard_shown, timeout=10_000) as shown:
-                app.start()
-            wizard: FirstRunWizard = shown.args[0]
-            qtbot.addWidget(wizard)
-            wizard.next()
-            page = wizard.profile_page
-            page.full_name.setText("Сейітқызы Айгерім")
-            page.status.setCurrentIndex(page.status.findData("proxy"))
-            wizard.next()
+            wizard = wizard_at_election(qtbot, app)
             wizard.election_page.join.setChecked(True)
             assert wizard.election_page.isComplete()  # no election name wanted
             with qtbot.waitSignal(app.window_shown, timeout=10_000):
