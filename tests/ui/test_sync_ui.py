@@ -116,6 +116,21 @@ def test_without_a_server_the_window_says_offline_and_f9_offers_to_connect(
     assert messages.told == []
 
 
+def test_the_team_snapshot_download_counts_megabytes_in_the_interface_language(
+        window: MainWindow) -> None:
+    """The status bar's progress while an empty laptop downloads the team snapshot (bytes)."""
+    panel = window.sync
+    assert panel._progress_text(("snapshot", 3 << 20, 17 << 20)) == (
+        "Receiving the team's records: 3/17 MB")
+    window.language.switch("ru")
+    try:
+        assert panel._progress_text(("snapshot", 3 << 20, 17 << 20)) == (
+            "Получение записей команды: 3/17 МБ")
+        assert panel._progress_text(("pull", 200, 1000)) == "Получение изменений: 200/1000"
+    finally:
+        window.language.switch("en")
+
+
 # --- the whole round: enrol, up, down, conflict -------------------------------------------
 
 
