@@ -2,7 +2,8 @@
 their own or together, bundles between any two, bundles imported twice, out of order or cut
 off on the way), once everyone has
 synced, every copy holds the same records and the same open conflicts, and no value anyone
-saved is lost (each stays the current value, a conflict candidate, or in the history).
+saved is lost (each stays the current value, a conflict candidate, or in the history). A
+laptop that joins with nothing then starts from the team snapshot and holds the same.
 
 The server runs in-process (its ASGI app over httpx) for speed; test_sync.py runs a real one."""
 
@@ -19,12 +20,15 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from app.errors import KuaError
 from app.incidents import edit_incident, set_deleted
 from app.server.admin import add_device, create_team
 from app.server.api import create_app
 from app.server.db import open_server_db
+from app.server.models import Team
+from app.server.snapshots import Snapshots
 from app.store import Store
 from app.sync import client as sync_client
 from app.sync.bundle import BundleError, export_bundle, import_bundle
@@ -43,11 +47,14 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Any:
     root = tmp_path_factory.mktemp("property")
     db = f"sqlite:///{root / 'server.db'}"
     engine = open_server_db(db)
+    # No builder thread in process: the test makes each team's snapshot when it wants one.
+    snaps = Snapshots(engine, root / "snapshots", step=1)
     http = httpx.Client(
-        transport=ASGITransport(create_app(engine, root / "blobs")), base_url="http://server"
+        transport=ASGITransport(create_app(engine, root / "blobs", snapshots=snaps)),
+        base_url="http://server",
     )
     Store(root / "template").close()  # a migrated empty store, copied for every laptop
-    yield db, http, root / "template" / "kua.db"
+    yield db, http, root / "template" / "kua.db", engine, snaps
     http.close()
     engine.dispose()
 
@@ -85,7 +92,7 @@ _teams = itertools.count()
 def test_replicas_converge_and_lose_nothing(
     world: Any, ops: list[tuple[Any, ...]], replicas: int
 ) -> None:
-    db, http, template = world
+    db, http, template, engine, snaps = world
     team = f"prop-{next(_teams)}"
     create_team(db, team)
     with tempfile.TemporaryDirectory() as tmp:
@@ -99,6 +106,17 @@ def test_replicas_converge_and_lose_nothing(
             stores.append(store)
         try:
             _run(stores, ops, http, root)
+            # A laptop joins with nothing: it starts from the team snapshot, and is the same.
+            with Session(engine) as s:
+                team_id = s.scalars(select(Team.id).where(Team.name == team)).one()
+            assert snaps.refresh(team_id) is not None
+            (root / "joined").mkdir()
+            shutil.copy(template, root / "joined" / "kua.db")
+            joined = Store(root / "joined")
+            stores.append(joined)
+            enrol(joined, "http://server", add_device(db, team, "joined").code, http=http)
+            assert sync_once(joined, http=http).snapshot > 0
+            assert snapshot(joined) == snapshot(stores[0])
         finally:
             for s in stores:
                 s.close()
