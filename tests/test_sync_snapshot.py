@@ -255,6 +255,10 @@ def test_a_replica_of_another_merge_is_merged_anew(tmp_path: Path) -> None:
             taken = opened(tmp_path / "snapshots" / f"team-1-{info.sha256}{SUFFIX}")
             assert taken.execute("SELECT max(server_seq) FROM revision").fetchone() == (4,)
             taken.close()
+            # A published file cut short (a crash while it was written) is not offered.
+            cut = tmp_path / "snapshots" / f"team-1-{info.sha256}{SUFFIX}"
+            cut.write_bytes(cut.read_bytes()[:100])
+            assert snaps.current(1) is None and snaps.due() == [1]
     finally:
         a.close()
         engine.dispose()

@@ -89,9 +89,11 @@ class Snapshots:
         try:
             meta = json.loads(self._meta(team_id).read_text(encoding="utf-8"))
             info = SnapshotInfo(**meta)
+            path = self.path(team_id, info.sha256)
+            # (a file cut short by a crash is not offered, and is made anew)
+            return info if path is not None and path.stat().st_size == info.packed else None
         except (OSError, ValueError, TypeError):
             return None
-        return info if self.path(team_id, info.sha256) is not None else None
 
     # --- building ------------------------------------------------------------------------
 
@@ -180,6 +182,8 @@ class Snapshots:
                 digest.update(chunk)
                 out.write(deflate.compress(chunk))
             out.write(deflate.flush())
+            out.flush()
+            os.fsync(out.fileno())  # on disk before the pointer to it is
         info = SnapshotInfo(
             seq,
             digest.hexdigest(),
@@ -192,7 +196,10 @@ class Snapshots:
         previous = self.current(team_id)
         os.replace(packed, self.folder / f"team-{team_id}-{info.sha256}{SUFFIX}")
         meta_tmp = self._meta(team_id).with_suffix(".tmp")
-        meta_tmp.write_text(json.dumps(info.to_json()), encoding="utf-8")
+        with open(meta_tmp, "w", encoding="utf-8") as f:
+            f.write(json.dumps(info.to_json()))
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(meta_tmp, self._meta(team_id))
         keep = {info.sha256, previous.sha256 if previous else ""}
         for old in self.folder.glob(f"team-{team_id}-*{SUFFIX}"):
