@@ -285,6 +285,21 @@ def test_pull_comes_in_pages(team: Any, monkeypatch: pytest.MonkeyPatch) -> None
     assert [d for d, _ in notes] == sorted({d for d, _ in notes}) and notes[0][0] <= 2
 
 
+def test_a_pull_page_travels_compressed(team: Any, server: Server) -> None:
+    a = team("a")
+    for n in range(20):
+        incident(a, f"Карусель у участка {n}: два автобуса из әкімдік")
+    sync_once(a)
+    headers = sync_client._headers(sync_client.load_token(a))
+    with httpx.Client(base_url=server.url, headers=headers) as http:
+        plain = http.get("/v1/pull", params={"limit": 500}, headers={"Accept-Encoding": "identity"})
+        packed = http.get("/v1/pull", params={"limit": 500})  # httpx takes gzip
+    assert "content-encoding" not in plain.headers
+    assert packed.headers["content-encoding"] == "gzip"
+    assert int(packed.headers["content-length"]) * 4 < len(plain.content)
+    assert packed.json() == plain.json()  # the same page, unpacked by the client
+
+
 # --- evidence files ----------------------------------------------------------------------------
 
 

@@ -527,7 +527,7 @@ class ASGITransport(httpx.BaseTransport):
             body = request.read()
             areq = httpx.Request(request.method, request.url, headers=request.headers, content=body)
             resp = await self.inner.handle_async_request(areq)
-            content = await resp.aread()
+            content = b"".join([c async for c in resp.aiter_raw()])  # as sent (maybe gzip)
             return httpx.Response(
                 resp.status_code, headers=resp.headers, content=content, request=request
             )
