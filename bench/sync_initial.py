@@ -356,18 +356,20 @@ def wait_for_snapshot(url: str, store: Store, seq: int) -> tuple[float, dict[str
 
 
 def page_bytes(world: World, url: str) -> str:
-    """Megabytes of all pull pages of the team (as a laptop pulling everything gets them)."""
+    """Megabytes of all pull pages of the team as a laptop pulling everything gets them: on the
+    wire (gzip) and unpacked."""
     probe = Store(world.root / "page-probe")
     enrol(probe, url, add_device(world.db, world.team, "page-probe").code)
-    conn = _connect(probe, None)
-    total, cursor, more = 0, 0, True
-    while more:
-        content, _ = _fetch_page(conn, cursor, PULL_PAGE)
-        page = orjson.loads(content)
-        total, cursor, more = total + len(content), page["cursor"], page["more"]
-    conn.close()
+    wire = raw = cursor = 0
+    more = True
+    with httpx.Client(base_url=url, headers=_headers(load_token(probe)), timeout=60) as http:
+        while more:
+            resp = http.get("/v1/pull", params={"after": cursor, "limit": PULL_PAGE})
+            page = orjson.loads(resp.content)
+            wire, raw = wire + resp.num_bytes_downloaded, raw + len(resp.content)
+            cursor, more = page["cursor"], page["more"]
     probe.close()
-    return f"{total / 2**20:.1f}"
+    return f"{wire / 2**20:.1f} MB on the wire ({raw / 2**20:.1f} MB unpacked)"
 
 
 def timed_sync(
@@ -415,7 +417,8 @@ def main() -> int:
                 print(
                     f"team snapshot ready {built:.1f} s after the server started: "
                     f"{meta['packed'] / 2**20:.1f} MB to download ({meta['size'] / 2**20:.0f} MB "
-                    f"database); the same revisions as pages: {page_bytes(world, pages_url)} MB"
+                    f"database); the same revisions as pages: {page_bytes(world, pages_url)}, "
+                    f"{meta['pages'] / 2**20:.1f} MB by the server's estimate"
                 )
                 for r in range(a.rounds):  # the ways take turns: the same conditions for each
                     seconds, report = timed_sync(world, snap_url, f"snap{r}", None)

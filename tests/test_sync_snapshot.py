@@ -41,6 +41,7 @@ from tests.sync_helpers import (
     snapshot,
     wait_for_snapshot,
 )
+from tests.sync_proxy import Action, FaultProxy
 
 STEP = 20  # the test server makes a snapshot every 20 revisions
 
@@ -70,9 +71,9 @@ def team(server: Server, tmp_path: Path) -> Iterator[Any]:
     create_team(server.db, name)
     stores: list[Store] = []
 
-    def join(label: str, *, election: bool = True) -> Store:
+    def join(label: str, *, election: bool = True, url: str | None = None) -> Store:
         store = laptop(tmp_path, label, election=election)
-        enrol(store, server.url, add_device(server.db, name, label).code)
+        enrol(store, url or server.url, add_device(server.db, name, label).code)
         stores.append(store)
         return store
 
@@ -183,6 +184,29 @@ def test_an_interrupted_download_continues_where_it_stopped(
     report = sync_once(c)
     assert offsets[3] == 2 * 4096  # went on from there
     assert report.snapshot > 0 and snapshot(c) == snapshot(a)
+
+
+@pytest.mark.parametrize(("delay", "taken"), [(0.0, True), (3.0, False)], ids=["fast", "slow"])
+def test_a_slow_link_takes_the_pages_when_they_are_fewer_bytes(
+    server: Server, team: Any, monkeypatch: pytest.MonkeyPatch, delay: float, taken: bool
+) -> None:
+    """The first piece of a big team's snapshot is timed: over a link too slow for the extra
+    bytes to pay off, the laptop pulls the pages instead. (The team is small; the laptop is
+    told to weigh it as big, and to merge pages slowly.)"""
+    a, _, _ = busy_team(team)
+    meta = wait_for_snapshot(server.url, a, STEP)
+    assert meta["packed"] > 2 * meta["pages"] > 0  # the snapshot is the bigger download
+    monkeypatch.setattr(sync_snapshot, "SMALL", 0)
+    monkeypatch.setattr(sync_snapshot, "PAGES_PER_S", 100)
+    with FaultProxy(int(server.url.rsplit(":", 1)[1])) as proxy:
+        proxy.reset(lambda req: Action(delay=delay if req.is_("GET", "/v1/snapshot/") else 0))
+        c = team("c", election=False, url=proxy.url)
+        report = sync_once(c)
+    assert (report.snapshot > 0) is taken
+    assert snapshot(c) == snapshot(a)
+    pieces = [e for e in proxy.log if e.request.is_("GET", "/v1/snapshot/")]
+    assert len(pieces) == 1 and "length=1048576" in pieces[0].request.query  # the probe
+    assert not list((c.data_dir / "incoming").glob("snapshot-*"))
 
 
 @pytest.mark.parametrize(

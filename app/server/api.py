@@ -234,6 +234,7 @@ class SnapshotOut(BaseModel):
     sha256: str  # of the database
     size: int  # its bytes
     packed: int  # the bytes to download: the database compressed with zlib
+    pages: int  # about the bytes of the same revisions as compressed pull pages
     schema_: str = Field(alias="schema")
     merge: int
 

@@ -12,6 +12,7 @@ snapshot (or none) in place, and laptops then pull page by page as before."""
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import logging
@@ -23,7 +24,8 @@ import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from sqlalchemy import Engine, select
+import orjson
+from sqlalchemy import Engine, Text, cast, select
 from sqlalchemy.orm import Session
 
 from app.server.models import StoredRevision, Team
@@ -44,6 +46,7 @@ SUFFIX = ".sqlite.zlib"
 then brings it faster than the revisions it holds)."""
 CURSOR = "replica_cursor"
 MERGE = "replica_merge"  # the MERGE_VERSION the replica's records were merged by
+PAGES = "replica_pages"  # bytes its revisions take as compressed pull pages (an estimate)
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,7 @@ class SnapshotInfo:
     sha256: str  # of the database...
     size: int  # ...and its bytes
     packed: int  # the bytes of the published (compressed) file
+    pages: int  # about the bytes of the same revisions as compressed pull pages
     schema: str  # the laptop database's migration it was made with
     merge: int  # ...and the merge (MERGE_VERSION)
 
@@ -120,7 +124,7 @@ class Snapshots:
                 info = self.current(team_id)
                 if self._stop.is_set() or (info is not None and info.seq == seq and info.fresh):
                     return info
-                return self._publish(team_id, replica.path, seq)
+                return self._publish(team_id, replica, seq)
             finally:
                 replica.close()
 
@@ -146,32 +150,38 @@ class Snapshots:
         laptop's pull does (the cursor moves with each page)."""
         with replica.read() as s:
             cursor = int(get_setting(s, CURSOR, 0))
+            pages = int(get_setting(s, PAGES, 0))
         while not self._stop.is_set():
             with Session(self.engine) as s:
                 rows = s.execute(
-                    select(StoredRevision.seq, StoredRevision.body)
+                    select(StoredRevision.seq, cast(StoredRevision.body, Text))
                     .where(StoredRevision.team_id == team_id, StoredRevision.seq > cursor)
                     .order_by(StoredRevision.seq)
                     .limit(PAGE)
                 ).all()
             if not rows:
                 break
-            revs = [WireRevision.from_json(body) for _, body in rows]
+            revs = [WireRevision.from_json(orjson.loads(body)) for _, body in rows]
             seqs = {rev.rev_id: seq for rev, (seq, _) in zip(revs, rows, strict=True)}
+            # What these would weigh as a pull page, compressed as the server sends one.
+            pages += len(gzip.compress(",".join(body for _, body in rows).encode(), 1))
             with replica.write(durable=False) as s:  # a lost page is applied again
                 apply_revisions(s, revs, seqs)
                 set_setting(s, CURSOR, rows[-1].seq)
                 set_setting(s, MERGE, MERGE_VERSION)
+                set_setting(s, PAGES, pages)
             cursor = rows[-1].seq
         return cursor
 
-    def _publish(self, team_id: int, replica: Path, seq: int) -> SnapshotInfo:
+    def _publish(self, team_id: int, replica: Database, seq: int) -> SnapshotInfo:
         """A compact copy of the replica, compressed, under its hash; then the pointer to it.
         The snapshot before it stays (a laptop may be downloading it), older ones go."""
         tmp = self.folder / f".team-{team_id}.tmp"
         packed = tmp.with_suffix(".zlib")
         tmp.unlink(missing_ok=True)
-        conn = sqlite3.connect(replica)
+        with replica.read() as s:
+            pages = int(get_setting(s, PAGES, 0))
+        conn = sqlite3.connect(replica.path)
         try:
             conn.execute("VACUUM INTO ?", (str(tmp),))
         finally:
@@ -189,6 +199,7 @@ class Snapshots:
             digest.hexdigest(),
             tmp.stat().st_size,
             packed.stat().st_size,
+            pages,
             head_revision(),
             MERGE_VERSION,
         )

@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import sqlite3
+import time
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +32,13 @@ if TYPE_CHECKING:
     from app.sync.client import Connection, Progress
 
 log = logging.getLogger("kua.sync")
+
+SMALL = 5000
+"""Revisions below which the snapshot is taken without asking how fast the link is: either way
+is a few seconds."""
+PROBE = 1 << 20  # bytes of the first piece, timed to tell the link's speed
+PAGES_PER_S = 20_000  # revisions a laptop merges per second from pages (33k on the dev machine)
+SNAPSHOT_PER_S = 80_000  # ...and takes per second from a snapshot (100k there)
 
 TABLES = [
     *ENTITIES,  # referred-to records first (elections before stations before incidents)
@@ -61,7 +70,7 @@ def bootstrap(store: Store, conn: Connection, note: Progress, cursor_key: str) -
         raise
     try:
         seq, sha256 = int(meta["seq"]), str(meta["sha256"])
-        size, packed = int(meta["size"]), int(meta["packed"])
+        size, packed, pages = int(meta["size"]), int(meta["packed"]), int(meta["pages"])
         made_by = (str(meta["schema"]), int(meta["merge"]))
     except (KeyError, TypeError, ValueError):
         raise SyncError("the team server described its snapshot wrongly", "bad_answer") from None
@@ -75,8 +84,19 @@ def bootstrap(store: Store, conn: Connection, note: Progress, cursor_key: str) -
     for old in folder.glob("snapshot-*"):
         if old != part:  # an older snapshot's piece, or a database left by a crash
             old.unlink(missing_ok=True)
+
+    def worth_it(bytes_per_s: float) -> bool:
+        """Whether over this link the snapshot arrives and is taken sooner than the same
+        revisions as pages (fewer bytes, but merged here)."""
+        more_bytes = max(0, packed - pages) / bytes_per_s
+        less_work = seq / PAGES_PER_S - seq / SNAPSHOT_PER_S
+        return more_bytes < less_work
+
+    # A big team's snapshot is a few times the bytes of its pages: on a slow link the pages
+    # win. The first piece tells how fast this link is.
+    probe = None if seq < SMALL or packed <= pages else worth_it
     # An interrupted download (an exception) keeps its piece: the next sync goes on from there.
-    if not _download(conn, part, sha256, packed, note):
+    if not _download(conn, part, sha256, packed, note, probe):
         part.unlink(missing_ok=True)
         return 0
     try:
@@ -89,19 +109,28 @@ def bootstrap(store: Store, conn: Connection, note: Progress, cursor_key: str) -
         database.unlink(missing_ok=True)
 
 
-def _download(conn: Connection, part: Path, sha256: str, packed: int, note: Progress) -> bool:
+def _download(
+    conn: Connection,
+    part: Path,
+    sha256: str,
+    packed: int,
+    note: Progress,
+    probe: Callable[[float], bool] | None,
+) -> bool:
     """Fetch the published (compressed) file into part, from where an interrupted download
-    stopped; False if the server replaced it meanwhile."""
+    stopped; False if the server replaced it meanwhile, or if probe(bytes per second of the
+    first piece) says the link is too slow for it to be worth it."""
     from app.sync.client import SyncError
 
     done = part.stat().st_size if part.exists() else 0
+    probing = probe is not None and done == 0
     with open(part, "ab") as f:
         while done < packed:
+            length = PROBE if probing else wire.MAX_SNAPSHOT_CHUNK
+            start = time.monotonic()
             try:
                 resp = conn.call(
-                    "GET",
-                    f"/v1/snapshot/{sha256}",
-                    params={"offset": done, "length": wire.MAX_SNAPSHOT_CHUNK},
+                    "GET", f"/v1/snapshot/{sha256}", params={"offset": done, "length": length}
                 )
             except SyncError as exc:
                 if exc.reason == "no_such_snapshot":
@@ -109,6 +138,12 @@ def _download(conn: Connection, part: Path, sha256: str, packed: int, note: Prog
                 raise
             if not resp.content:
                 break
+            if probing and probe is not None:
+                probing = False
+                speed = len(resp.content) / max(time.monotonic() - start, 1e-6)
+                if not probe(speed):
+                    log.info("the link brings %d bytes/s: pages, not the snapshot", speed)
+                    return False
             f.write(resp.content)
             done += len(resp.content)
             note("snapshot", min(done, packed), packed)
