@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from storage.models import AuditEvent, Setting
@@ -20,6 +21,7 @@ from storage.timeutil import to_utc_text, utcnow
 
 GENESIS = "0" * 64
 HEAD_KEY = "audit_head"
+_ADDED = "kua_added_settings"
 
 
 def _digest(event: AuditEvent) -> str:
@@ -46,10 +48,7 @@ def append(
     detail: dict[str, Any],
 ) -> AuditEvent:
     """Add an event chained to the current head. Call inside a write transaction."""
-    head = session.get(Setting, HEAD_KEY)
-    if head is None:
-        head = Setting(key=HEAD_KEY, value={"seq": 0, "hash": GENESIS})
-        session.add(head)
+    head = setting_row(session, HEAD_KEY, lambda: {"seq": 0, "hash": GENESIS})
     event = AuditEvent(
         seq=head.value["seq"] + 1,
         at=to_utc_text(utcnow()),
@@ -64,6 +63,25 @@ def append(
     session.add(event)
     head.value = {"seq": event.seq, "hash": event.hash}
     return event
+
+
+def setting_row(session: Session, key: str, initial: Callable[[], Any]) -> Setting:
+    """The setting's row, added with initial() if there is none. session.get finds only flushed
+    rows, so a row added here and not flushed yet is remembered in the session: the next call
+    before the flush (every record of a fresh store's first flush appends an event) must get
+    it, not add a second row with the same key (and a second event with the same seq)."""
+    added: dict[str, Setting] = session.info.setdefault(_ADDED, {})
+    row = added.get(key)
+    if row is not None:
+        state = inspect(row)
+        if state.pending and state.session is session:
+            return row
+    row = session.get(Setting, key)
+    if row is None:
+        row = Setting(key=key, value=initial())
+        session.add(row)
+        added[key] = row
+    return row
 
 
 @dataclass

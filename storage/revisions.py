@@ -4,6 +4,7 @@ and an audit event. Done in one before_flush hook so no write path can forget it
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 from typing import Any
 
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from storage import audit
 from storage.ids import uuid7
-from storage.models import RecordHeads, Revision, Setting, SyncConflict, Synced
+from storage.models import RecordHeads, Revision, SyncConflict, Synced
 from storage.timeutil import to_utc_text, utcnow
 
 DEVICE_KEY = "device_id"
@@ -29,11 +30,7 @@ def begin_applying(session: Session) -> None:
 
 
 def device_id(session: Session) -> str:
-    row = session.get(Setting, DEVICE_KEY)
-    if row is None:
-        row = Setting(key=DEVICE_KEY, value=uuid7())
-        session.add(row)
-    return str(row.value)
+    return str(audit.setting_row(session, DEVICE_KEY, uuid7).value)
 
 
 def next_hlc(last: str | None, device: str) -> str:
@@ -47,6 +44,19 @@ def next_hlc(last: str | None, device: str) -> str:
     return f"{wall:013d}-{0:05d}-{device}"
 
 
+def last_hlc(session: Session) -> str | None:
+    """The latest clock of any revision here, which a new revision's clock follows (next_hlc)."""
+    return session.scalar(select(Revision.hlc).order_by(Revision.hlc.desc()).limit(1))
+
+
+def record_parents(rev: str | None, heads: RecordHeads | None) -> list[str]:
+    """The parents of a new revision of a record: every head sync has merged into it (heads, its
+    RecordHeads row), else the one in `rev`."""
+    if heads is not None:
+        return sorted(heads.heads)
+    return [rev] if rev else []
+
+
 def revision_value(value: Any) -> Any:
     """A column's value as a revision carries it (JSON: times as UTC text, days ISO)."""
     if isinstance(value, datetime):
@@ -56,9 +66,32 @@ def revision_value(value: Any) -> Any:
     return value
 
 
-def data_fields(obj: Synced) -> list[str]:
-    mapper = inspect(type(obj))
-    return [c.key for c in mapper.column_attrs if c.key not in Synced.BOOKKEEPING]
+_FIELDS: dict[type[Synced], tuple[tuple[str, ...], tuple[str, ...]]] = {}
+
+
+def _model_fields(model: type[Synced]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(data_fields, data_columns) of a model, worked out once: the hook asks per record."""
+    known = _FIELDS.get(model)
+    if known is None:
+        mapper = inspect(model)
+        fields = tuple(c.key for c in mapper.column_attrs if c.key not in Synced.BOOKKEEPING)
+        known = _FIELDS[model] = (fields, tuple(k for k in fields if k not in ("id", "deleted")))
+    return known
+
+
+def data_fields(obj: Synced) -> tuple[str, ...]:
+    """The fields a revision of obj may carry (its id and deleted flag too)."""
+    return _model_fields(type(obj))[0]
+
+
+def data_columns(model: type[Synced]) -> tuple[str, ...]:
+    """The columns holding the user's data: the fields but the id and the deleted flag."""
+    return _model_fields(model)[1]
+
+
+def field_values(obj: Synced, keys: Iterable[str]) -> dict[str, Any]:
+    """obj's current values of these fields, as a revision carries them."""
+    return {k: revision_value(getattr(obj, k)) for k in keys}
 
 
 def _apply_defaults(obj: Synced) -> None:
@@ -77,6 +110,9 @@ def _apply_defaults(obj: Synced) -> None:
             setattr(obj, column.key, default.arg)  # type: ignore[union-attr]
 
 
+_CHUNK = 500  # record ids per IN list: well below SQLite's limit on bound parameters
+
+
 @event.listens_for(Session, "before_flush")
 def _write_revisions(session: Session, flush_context: Any, instances: Any) -> None:
     if session.info.get(APPLYING):
@@ -88,7 +124,12 @@ def _write_revisions(session: Session, flush_context: Any, instances: Any) -> No
     with session.no_autoflush:
         device = device_id(session)
         now = utcnow()
-        hlc = session.scalar(select(Revision.hlc).order_by(Revision.hlc.desc()).limit(1))
+        hlc = last_hlc(session)
+        # What the edits of existing records need, read once for all of them: one flush may
+        # edit thousands, and a query (or ORM delete) per record would cost most of its time.
+        edited = [(_entity(o), o.id) for o in changed if not inspect(o).pending]
+        heads = _record_heads(session, edited)
+        conflicted = _conflicted(session, edited)
         for obj in changed:
             state = inspect(obj)
             stamp = now
@@ -98,7 +139,7 @@ def _write_revisions(session: Session, flush_context: Any, instances: Any) -> No
                 # The record's creation time is its first revision's: the same on every copy.
                 obj.created_at = stamp = obj.created_at or now
                 obj.updated_at = obj.updated_at or stamp
-                fields = {k: revision_value(getattr(obj, k)) for k in data_fields(obj)}
+                fields = field_values(obj, data_fields(obj))
             else:
                 fields = {}
                 for key in data_fields(obj):
@@ -115,15 +156,18 @@ def _write_revisions(session: Session, flush_context: Any, instances: Any) -> No
                     )
                 if obj.MERGE_AS_UNIT and set(fields) - {"deleted"}:
                     # The whole unit travels, so a merge never mixes two people's figures.
-                    unit = (k for k in data_fields(obj) if k not in ("id", "deleted"))
-                    fields |= {k: revision_value(getattr(obj, k)) for k in unit}
+                    fields |= field_values(obj, data_columns(type(obj)))
                 op = "update"
                 if "deleted" in fields:
                     op = "delete" if obj.deleted else "restore"
-            entity: str = type(obj).__tablename__  # type: ignore[attr-defined]
-            parents = [obj.rev] if obj.rev else []
-            if op != "create":
-                parents = _parents_after_merge(session, entity, obj.id, parents, fields, obj)
+            entity = _entity(obj)
+            if op == "create":
+                parents = record_parents(obj.rev, None)
+            else:
+                record = (entity, obj.id)
+                parents = _parents_after_merge(
+                    session, obj, fields, heads.get(record), record in conflicted
+                )
             rev_id = uuid7()
             hlc = next_hlc(hlc, device)
             session.add(
@@ -143,31 +187,68 @@ def _write_revisions(session: Session, flush_context: Any, instances: Any) -> No
             if op != "create":
                 obj.updated_at = now
             detail = {"rev": rev_id, "fields": sorted(fields)}
-            audit.append(session, device, op, type(obj).__tablename__, obj.id, detail)  # type: ignore[attr-defined]
+            audit.append(session, device, op, entity, obj.id, detail)
+
+
+def _entity(obj: Synced) -> str:
+    return type(obj).__tablename__  # type: ignore[attr-defined,no-any-return]
+
+
+def _chunks(records: Iterable[tuple[str, str]]) -> Iterator[tuple[str, list[str]]]:
+    """(entity, up to _CHUNK of its record ids) covering these records."""
+    ids: dict[str, list[str]] = {}
+    for entity, record_id in records:
+        ids.setdefault(entity, []).append(record_id)
+    for entity, some in ids.items():
+        for start in range(0, len(some), _CHUNK):
+            yield entity, some[start : start + _CHUNK]
+
+
+def _record_heads(
+    session: Session, records: list[tuple[str, str]]
+) -> dict[tuple[str, str], RecordHeads]:
+    """The RecordHeads rows of these records (as session.get gives them), by record."""
+    found: dict[tuple[str, str], RecordHeads] = {}
+    for entity, ids in _chunks(records):
+        query = select(RecordHeads).where(
+            RecordHeads.entity == entity, RecordHeads.record_id.in_(ids)
+        )
+        found |= {(entity, row.record_id): row for row in session.scalars(query)}
+    return found
+
+
+def _conflicted(session: Session, records: list[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which of these records have open conflicts."""
+    found: set[tuple[str, str]] = set()
+    for entity, ids in _chunks(records):
+        query = select(SyncConflict.record_id).where(
+            SyncConflict.entity == entity, SyncConflict.record_id.in_(ids)
+        )
+        found |= {(entity, record_id) for record_id in session.scalars(query.distinct())}
+    return found
 
 
 def _parents_after_merge(
     session: Session,
-    entity: str,
-    record_id: str,
-    parents: list[str],
-    fields: dict[str, Any],
     obj: Synced,
+    fields: dict[str, Any],
+    heads: RecordHeads | None,
+    has_conflicts: bool,
 ) -> list[str]:
     """A local edit follows every head sync has merged into the record (not only the one in
     `rev`), so it supersedes what the user saw; the conflicts on the fields it sets are settled."""
-    heads = session.get(RecordHeads, (entity, record_id))
+    parents = record_parents(obj.rev, heads)
     if heads is not None:
-        parents = sorted(heads.heads)
         session.delete(heads)
-    settled = set(fields)
-    if obj.MERGE_AS_UNIT and settled - {"deleted"}:
-        settled.add(WHOLE_RECORD)
-    session.execute(
-        delete(SyncConflict).where(
-            SyncConflict.entity == entity,
-            SyncConflict.record_id == record_id,
-            SyncConflict.field.in_(settled),
+    if has_conflicts:
+        settled = set(fields)
+        if obj.MERGE_AS_UNIT and settled - {"deleted"}:
+            settled.add(WHOLE_RECORD)
+        session.execute(
+            delete(SyncConflict).where(
+                SyncConflict.entity == _entity(obj),
+                SyncConflict.record_id == obj.id,
+                SyncConflict.field.in_(settled),
+            )
         )
-    )
     return parents

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 
 from app.store import Store
-from app.sync.merge import parse_value, resolve
+from app.sync.merge import open_conflict, parse_value, resolve
 from storage.models import SyncConflict
 from storage.revisions import WHOLE_RECORD, device_id
 
@@ -58,10 +58,7 @@ def list_conflicts(store: Store) -> list[ConflictView]:
 def resolve_conflict(store: Store, conflict_id: str, take: str | dict[str, str]) -> str:
     """take: "mine", "theirs", or {field: value as typed}. Returns the deciding revision's id."""
     with store.db.write() as s:
+        row = open_conflict(s, conflict_id.strip())
         if isinstance(take, dict):
-            row = s.get(SyncConflict, conflict_id.strip())
-            if row is None:
-                return resolve(s, conflict_id.strip(), "mine")  # says: no such conflict
-            values = {k: parse_value(row.entity, k, v) for k, v in take.items()}
-            return resolve(s, conflict_id.strip(), values)
-        return resolve(s, conflict_id.strip(), take)
+            return resolve(s, row, {k: parse_value(row.entity, k, v) for k, v in take.items()})
+        return resolve(s, row, take)

@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, inspect, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from app.errors import InvalidInput, NotFound
@@ -38,7 +38,17 @@ from storage.models import (
     SyncConflict,
     Synced,
 )
-from storage.revisions import WHOLE_RECORD, begin_applying, device_id, next_hlc, revision_value
+from storage.revisions import (
+    WHOLE_RECORD,
+    begin_applying,
+    data_columns,
+    device_id,
+    field_values,
+    last_hlc,
+    next_hlc,
+    record_parents,
+    revision_value,
+)
 from storage.timeutil import UTCDateTime, from_utc_text, to_utc_text, utc_text, utcnow
 
 MERGE_VERSION = 1
@@ -49,13 +59,6 @@ anew."""
 ENTITIES: dict[str, type[Synced]] = {m.__tablename__: m for m in SYNCED_MODELS}  # type: ignore[attr-defined]
 ORDER = {name: i for i, name in enumerate(ENTITIES)}  # elections before stations before incidents
 
-# A station is the same station on every laptop if its code within the election is; an election
-# is the same if its name and day are. Two copies that imported the same list merge into one.
-# A station's protocol from one source is one protocol: two laptops entering it become one
-# record, and differing figures a conflict. The key is the one the record was created with.
-NATURAL_KEYS: dict[str, tuple[str, ...]] = {
-    name: model.NATURAL_KEY for name, model in ENTITIES.items() if model.NATURAL_KEY
-}
 DELETED = "deleted"
 _IN = "IN (SELECT value FROM json_each(?))"
 """Membership in a JSON array passed as one parameter: any number of ids in one statement, with
@@ -64,14 +67,6 @@ none of the cost of expanding an IN (...) list of bound parameters."""
 
 def _order(rev: Revision) -> tuple[str, str]:
     return (rev.hlc, rev.rev_id)
-
-
-def _data_columns(model: type[Synced]) -> list[str]:
-    return [
-        c.key
-        for c in inspect(model).column_attrs
-        if c.key not in Synced.BOOKKEEPING and c.key not in ("id", DELETED)
-    ]
 
 
 def _json(value: Any) -> str:
@@ -154,7 +149,7 @@ def merge_revisions(
         given = [r for r in creations if k in r.fields]
         if given:
             merged.state[k] = norm(k, given[0].fields[k])
-    columns = [c for c in _data_columns(model) if c not in keys]
+    columns = [c for c in data_columns(model) if c not in keys]
     groups = [(WHOLE_RECORD, columns)] if model.MERGE_AS_UNIT else [(c, [c]) for c in columns]
     for name, members in groups:
         writers = [r for r in revs if any(m in r.fields for m in members)]
@@ -223,7 +218,6 @@ def conflict_id(entity: str, record_id: str, field_name: str, revs: Iterable[str
 class Applied:
     new: int = 0  # revisions this copy did not have
     known: int = 0  # already here (a replayed page or bundle)
-    records: int = 0  # records rebuilt
 
 
 def apply_revisions(
@@ -302,7 +296,6 @@ def _apply(session: Session, revisions: Sequence[WireRevision], seqs: dict[str, 
         by_entity.setdefault(entity, {})[record_id] = revs
     for entity in sorted(by_entity, key=lambda e: ORDER[e]):
         _apply_entity(session, entity, by_entity[entity], had)
-        result.records += len(by_entity[entity])
     session.flush()
     if result.new:
         me = device_id(session)
@@ -408,7 +401,7 @@ def _shape(session: Session, entity: str) -> _Shape:
         dialect = session.get_bind().dialect
         plain: list[str] = []
         special: list[tuple[str, Callable[[], Any] | None, Callable[[Any], Any] | None]] = []
-        for key in _data_columns(model):
+        for key in data_columns(model):
             column = table.columns[key]
             default: Callable[[], Any] | None = None
             if column.default is not None and column.default.is_callable:
@@ -500,7 +493,7 @@ def _fresh_rows(
     """The rows of run[:stop] (values in shape.columns' order), where run[stop] is the first
     record rebuild must take (a twin, or a natural key that is not plain text); stop ==
     len(run) when there is none. Runs for every record of a first sync."""
-    keys = NATURAL_KEYS.get(entity, ())
+    keys = ENTITIES[entity].NATURAL_KEY
     states: list[dict[str, Any]] = []
     for _, chain in run:
         if len(chain) == 1:  # a creation alone (most of a first sync): its fields as they are
@@ -627,13 +620,17 @@ def rebuild(session: Session, entity: str, record_id: str) -> None:
     if not any(r.op == "create" for r in revs):
         return  # its creation has not arrived yet: shown once it does
     table = model.__table__  # type: ignore[attr-defined]
-    targets = {
-        c.key: next(iter(c.foreign_keys)).column.table.name for c in table.columns if c.foreign_keys
-    }
+    targets = _shape(session, entity).targets
+    # merge_revisions asks for the same references again and again; aliases stay as they are
+    # until it is done.
+    canonical: dict[tuple[str, str], str] = {}
 
     def normalize(name: str, value: Any) -> Any:
         if name in targets and isinstance(value, str):
-            return canonical_id(session, targets[name], value)
+            ref = (targets[name], value)
+            if ref not in canonical:
+                canonical[ref] = canonical_id(session, *ref)
+            return canonical[ref]
         return value
 
     merged = merge_revisions(model, revs, normalize)
@@ -643,7 +640,11 @@ def rebuild(session: Session, entity: str, record_id: str) -> None:
         if isinstance(column.type, UTCDateTime) and isinstance(value, str):
             state[key] = from_utc_text(value)
 
-    keys = NATURAL_KEYS.get(entity)
+    # A station is the same station on every laptop if its code within the election is; an
+    # election is the same if its name and day are. Two copies that imported the same list merge
+    # into one; so do two laptops' entries of one station's protocol from one source (differing
+    # figures become a conflict). The key is the one the record was created with.
+    keys = model.NATURAL_KEY
     if keys and all(k in state for k in keys):
         twin = session.scalar(
             select(model.id).where(
@@ -709,7 +710,7 @@ def merge_duplicates(session: Session, entity: str, keep: str, gone: str) -> Non
     for ref_model, column in _references(entity):
         ref_entity = ref_model.__tablename__  # type: ignore[attr-defined]
         col = getattr(ref_model, column)
-        if column in NATURAL_KEYS.get(ref_entity, ()):
+        if column in ref_model.NATURAL_KEY:
             # Moving a station to the kept election may meet its twin there: merge those too.
             for ref_id in list(session.scalars(select(ref_model.id).where(col == gone))):
                 rebuild(session, ref_entity, ref_id)
@@ -727,16 +728,22 @@ def merge_duplicates(session: Session, entity: str, keep: str, gone: str) -> Non
 # --- conflicts ----------------------------------------------------------------------------------
 
 
-def resolve(session: Session, conflict: str, take: str | dict[str, Any]) -> str:
-    """Settle a conflict with a revision that follows every head of the record: "mine" (this
-    laptop's candidate), "theirs" (the latest other candidate) or explicit field values. The
-    decision syncs like any edit, so every copy closes the conflict the same way."""
+def open_conflict(session: Session, conflict: str) -> SyncConflict:
     row = session.get(SyncConflict, conflict)
     if row is None:
         raise NotFound(f"conflict {conflict}: no such open conflict (see `conflicts list`)")
+    return row
+
+
+def resolve(session: Session, row: SyncConflict, take: str | dict[str, Any]) -> str:
+    """Settle a conflict (an open_conflict) with a revision that follows every head of the
+    record: "mine" (this laptop's candidate), "theirs" (the latest other candidate) or explicit
+    field values. The decision syncs like any edit, so every copy closes the conflict the same
+    way."""
+    conflict = row.id
     model = ENTITIES[row.entity]
     me = device_id(session)
-    columns = [c for c in _data_columns(model) if c not in model.NATURAL_KEY]
+    columns = [c for c in data_columns(model) if c not in model.NATURAL_KEY]
     current = _find(session, model, row.record_id)
     if isinstance(take, str):
         mine = [c for c in row.candidates if c["device"] == me]
@@ -757,12 +764,10 @@ def resolve(session: Session, conflict: str, take: str | dict[str, Any]) -> str:
             )
         fields = dict(take)
         if row.field == WHOLE_RECORD and current is not None:
-            fields = {c: revision_value(getattr(current, c)) for c in columns} | fields
-    heads_row = session.get(RecordHeads, (row.entity, row.record_id))
-    parents = (
-        sorted(heads_row.heads) if heads_row else ([current.rev] if current and current.rev else [])
-    )
-    last = session.scalar(select(Revision.hlc).order_by(Revision.hlc.desc()).limit(1))
+            fields = field_values(current, columns) | fields
+    heads = session.get(RecordHeads, (row.entity, row.record_id))
+    parents = record_parents(current.rev if current else None, heads)
+    last = last_hlc(session)
     rev_id = uuid7()
     begin_applying(session)
     session.add(
