@@ -10,13 +10,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from app.cli import _print_json
 from app.errors import InvalidInput
 from app.store import Store
 
-
-def _print_json(obj: Any) -> None:
-    json.dump(obj, sys.stdout, ensure_ascii=False, indent=2)
-    sys.stdout.write("\n")
+SERVER_DB = "sqlite:///server.db"  # the team server's database, unless --db says otherwise
 
 
 def cmd_sync(store: Store, a: argparse.Namespace) -> int:
@@ -25,7 +23,7 @@ def cmd_sync(store: Store, a: argparse.Namespace) -> int:
     if a.action == "status":
         st = sync_status(store)
         if a.json:
-            _print_json(st.to_json())
+            _print_json(st.to_json(), sys.stdout)
             return 0
         print(f"server:            {st.server or 'none (not enrolled)'}")
         print(f"team:              {st.team or '-'}")
@@ -56,7 +54,7 @@ def cmd_sync(store: Store, a: argparse.Namespace) -> int:
 
     report = sync_once(store, progress)
     if a.json:
-        _print_json(report.to_json())
+        _print_json(report.to_json(), sys.stdout)
     else:
         if sys.stderr.isatty():
             print(file=sys.stderr)
@@ -69,7 +67,7 @@ def cmd_conflicts_list(store: Store, a: argparse.Namespace) -> int:
 
     rows = list_conflicts(store)
     if a.json:
-        _print_json([c.to_json() for c in rows])
+        _print_json([c.to_json() for c in rows], sys.stdout)
         return 0
     if not rows:
         print("no open conflicts")
@@ -106,7 +104,7 @@ def cmd_bundle_export(store: Store, a: argparse.Namespace) -> int:
 
     r = export_bundle(store, Path(a.out), for_device=a.for_device)
     if a.json:
-        _print_json(r.to_json())
+        _print_json(r.to_json(), sys.stdout)
     else:
         print(f"{r.path}: {r.revisions} changes and {r.blobs} files ({r.size:,} bytes)")
     return 0
@@ -117,7 +115,7 @@ def cmd_bundle_import(store: Store, a: argparse.Namespace) -> int:
 
     r = import_bundle(store, Path(a.file))
     if a.json:
-        _print_json(r.to_json())
+        _print_json(r.to_json(), sys.stdout)
     else:
         checked = (
             "signed by a laptop of your team"
@@ -159,7 +157,9 @@ def cmd_server_device_add(store: None, a: argparse.Namespace) -> int:
 
     e = add_device(a.db, a.team, a.name)
     if a.json:
-        _print_json({"team": e.team, "device": e.device, "code": e.code, "expires": e.expires})
+        _print_json(
+            {"team": e.team, "device": e.device, "code": e.code, "expires": e.expires}, sys.stdout
+        )
     else:
         print(f"device {e.device!r} added to team {e.team!r}")
         print(f"enrolment code (one use, until {e.expires}): {e.code}")
@@ -217,7 +217,7 @@ def add_commands(sub: Any, cmd: Any, group: Any) -> None:
 
     x = cmd(sub, "serve", cmd_serve, "run the team server")
     x.set_defaults(no_store=True)
-    x.add_argument("--db", default="sqlite:///server.db", help="database URL (SQLite/PostgreSQL)")
+    x.add_argument("--db", default=SERVER_DB, help="database URL (SQLite/PostgreSQL)")
     x.add_argument("--blobs", required=True, help="folder for the teams' evidence files")
     x.add_argument("--host", default="127.0.0.1")
     x.add_argument("--port", type=int, default=8765)
@@ -233,21 +233,20 @@ def add_commands(sub: Any, cmd: Any, group: Any) -> None:
     )
 
     srv = group("server", "the team server's teams and devices (admin)")
-    srv_sub = srv
-    te = srv_sub.add_parser("team", help="teams").add_subparsers(dest="sub2", required=True)
+    te = srv.add_parser("team", help="teams").add_subparsers(dest="sub2", required=True)
     x = cmd(te, "create", cmd_server_team_create, "create a team")
     x.set_defaults(no_store=True)
     x.add_argument("name")
-    x.add_argument("--db", default="sqlite:///server.db")
-    de = srv_sub.add_parser("device", help="devices").add_subparsers(dest="sub2", required=True)
+    x.add_argument("--db", default=SERVER_DB)
+    de = srv.add_parser("device", help="devices").add_subparsers(dest="sub2", required=True)
     x = cmd(de, "add", cmd_server_device_add, "add a device; prints its one-time enrolment code")
     x.set_defaults(no_store=True)
     x.add_argument("--team", required=True)
     x.add_argument("--name", required=True, help="a label, e.g. the team lead's name")
-    x.add_argument("--db", default="sqlite:///server.db")
+    x.add_argument("--db", default=SERVER_DB)
     x.add_argument("--json", action="store_true")
     x = cmd(de, "revoke", cmd_server_device_revoke, "revoke a device (lost or seized laptop)")
     x.set_defaults(no_store=True)
     x.add_argument("--team", required=True)
     x.add_argument("--name", required=True)
-    x.add_argument("--db", default="sqlite:///server.db")
+    x.add_argument("--db", default=SERVER_DB)

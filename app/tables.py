@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ from app.errors import InvalidInput, KuaError
 from app.incidents import IncidentFilter, list_incidents
 from app.protocols import check_figures
 from app.store import Store
+from storage.files import write_atomic
 from storage.models import Protocol, Station
 
 TABLES: tuple[str, ...] = ("incidents", "protocols", "discrepancies")
@@ -94,10 +93,7 @@ def _safe(value: Cell) -> Cell:
 
 def _write_atomic(dest: Path, data: bytes) -> None:
     try:
-        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".tmp-")
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, dest)
+        write_atomic(dest, data)  # no half-written table, nor a temp file, after a failure
     except OSError as exc:
         raise KuaError(f"{dest}: cannot write the file ({exc.strerror or exc})") from exc
 

@@ -11,8 +11,6 @@ Plain `cryptography` (a pyHanko dependency); no app/ imports (the export layer g
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,6 +22,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from export.errors import ExportError
+from storage.files import write_atomic
 
 CA_CERT = "ca-cert.pem"
 CA_KEY = "ca-key.pem"
@@ -63,21 +62,6 @@ def _info(cert: x509.Certificate, path: Path) -> CertInfo:
         cert.not_valid_after_utc,
         path,
     )
-
-
-def _write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _name(cn: str, org: str | None = None) -> x509.Name:
@@ -133,13 +117,15 @@ def create_ca(
         else serialization.NoEncryption()
     )
     try:
-        _write_atomic(
+        out_dir.mkdir(parents=True, exist_ok=True)
+        write_atomic(
             key_path,
             key.private_bytes(
                 serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
             ),
+            0o600,
         )
-        _write_atomic(cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+        write_atomic(cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
     except OSError as exc:
         key_path.unlink(missing_ok=True)
         raise ExportError(f"{out_dir}: cannot write the CA ({exc.strerror or exc})") from exc
@@ -234,7 +220,8 @@ def issue_signer(
         serialization.BestAvailableEncryption(p12_password),
     )
     try:
-        _write_atomic(out_p12, data)
+        out_p12.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(out_p12, data, 0o600)
     except OSError as exc:
         raise ExportError(f"{out_p12}: cannot write ({exc.strerror or exc})") from exc
     return _info(cert, out_p12)

@@ -53,7 +53,7 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from export.errors import ExportError
 from export.keys import common_name, fingerprint
-from storage.blobs import fsync_dir
+from storage.files import atomic_file
 
 FIELD_NAME = "Signature1"
 TSA_TIMEOUT = 10.0
@@ -230,21 +230,13 @@ def _quiet_pyhanko() -> Iterator[None]:
 @contextlib.contextmanager
 def atomic_output(out_path: Path) -> Iterator[Any]:
     """A file object (w+b) that becomes out_path only if the block completes."""
-    folder = out_path.parent if str(out_path.parent) else Path(".")
-    try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{out_path.name}.", suffix=".part")
-    except OSError as exc:
-        raise ExportError(f"cannot write to {folder}: {exc.strerror or exc}") from exc
-    try:
-        with os.fdopen(fd, "w+b") as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, out_path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    fsync_dir(folder)
+    with contextlib.ExitStack() as stack:
+        try:
+            f = stack.enter_context(atomic_file(out_path))
+        except OSError as exc:  # only the temp file's creation: the folder is not writable
+            folder = out_path.parent if str(out_path.parent) else Path(".")
+            raise ExportError(f"cannot write to {folder}: {exc.strerror or exc}") from exc
+        yield f
 
 
 def check_writable(out_path: Path) -> None:

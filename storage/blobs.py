@@ -9,6 +9,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from storage.files import fsync_dir
+
 CHUNK = 1 << 20
 
 
@@ -20,15 +22,8 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def fsync_dir(path: Path) -> None:
-    """Make a rename or a new file in the folder durable (the folder's entry, not the data)."""
-    if os.name == "nt":  # Windows has no directory fsync; NTFS journals the rename
-        return
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+class BlobMismatch(ValueError):
+    """A file's bytes do not match the SHA-256 it was to be stored under."""
 
 
 class BlobStore:
@@ -62,6 +57,42 @@ class BlobStore:
             raise
         fsync_dir(final.parent)
         return digest
+
+    def temp_file(self, sha256: str) -> Path:
+        """A new empty file beside where blob sha256 goes, to write it out and then adopt it
+        (a rename in the same folder). Not a blob until adopted; remove_leftovers deletes it if
+        a crash leaves it behind."""
+        folder = self.path(sha256).parent
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".incoming-")
+        os.close(fd)
+        return Path(tmp)
+
+    def adopt(self, path: Path, sha256: str) -> None:
+        """Move a finished file into the store as the blob sha256, without reading it into
+        memory or writing its bytes again (evidence files reach gigabytes). path must be on the
+        store's filesystem (a rename). The file is gone afterwards either way: stored, dropped
+        (the blob was there already), or, when its bytes do not match sha256, deleted and
+        BlobMismatch raised. Durable when this returns, like put_bytes."""
+        final = self.path(sha256)
+        try:
+            if sha256_file(path) != sha256:
+                raise BlobMismatch(f"{path.name}: its bytes do not match SHA-256 {sha256}")
+            if final.is_file():
+                path.unlink()
+                return
+            fd = os.open(path, os.O_RDWR)  # the data on disk before its name is (a power cut)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(path, 0o444)  # read-only, as put_bytes leaves a blob
+            os.replace(path, final)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        fsync_dir(final.parent)
 
     def read(self, sha256: str) -> bytes:
         return self.path(sha256).read_bytes()

@@ -128,9 +128,12 @@ def create_sqlite_engine(path: Path) -> Engine:
     return engine
 
 
-def current_revision(engine: Engine) -> str | None:
+def current_revision(engine: Engine, version_table: str = "alembic_version") -> str | None:
+    """The migration the database is at (None: none yet), as kept in version_table (the team
+    server keeps its own, app/server/db.py)."""
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        opts = {"version_table": version_table}
+        return MigrationContext.configure(conn, opts=opts).get_current_revision()
 
 
 def upgrade(engine: Engine, target: str = "head") -> None:

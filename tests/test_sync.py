@@ -17,13 +17,14 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select
 
 from app.cli import main
 from app.elections import list_stations
 from app.errors import KuaError
 from app.incidents import edit_incident, get_incident, set_deleted
 from app.server.admin import add_device, create_team, revoke_device
+from app.server.models import Device
 from app.store import Store
 from app.sync import blobs as sync_blobs
 from app.sync import client as sync_client
@@ -32,7 +33,8 @@ from app.sync.bundle import BundleError, export_bundle, import_bundle
 from app.sync.client import SyncError, enrol, sync_once, sync_status
 from app.sync.conflicts import list_conflicts, resolve_conflict
 from app.sync.wire import WireRevision
-from storage.models import Revision
+from storage.models import Revision, Setting
+from storage.revisions import DEVICE_KEY
 from tests.sync_helpers import (
     attach_bytes,
     incident,
@@ -580,6 +582,22 @@ def test_cli_enrol_sync_status_and_conflicts(
     capsys.readouterr()
     assert main(["--data-dir", dirs["a"], "bundle", "import", str(tmp_path / "nope.kua")]) == 1
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_a_new_laptop_tells_the_server_the_device_id_it_keeps(team: Any, server: Server) -> None:
+    fresh = team("fresh", election=False)  # nothing written yet: its id is made at enrolment
+    with fresh.db.read() as s:
+        kept = s.get(Setting, DEVICE_KEY)
+    assert kept is not None
+    engine = create_engine(server.db)
+    try:
+        with engine.connect() as conn:
+            told = conn.execute(
+                select(Device.client_device_id).where(Device.name == "fresh")
+            ).all()
+    finally:
+        engine.dispose()
+    assert kept.value in {t for (t,) in told}
 
 
 def test_server_admin_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -33,7 +33,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app.server.models import Device, StoredBlob, StoredRevision, Team
 from app.server.snapshots import Snapshots
 from app.sync import wire
-from storage.blobs import BlobStore
+from storage.blobs import BlobMismatch, BlobStore
 from storage.timeutil import utcnow
 
 MAX_BLOB = 4 * 1024 * 1024 * 1024  # one evidence file (a long video is the largest we expect)
@@ -604,13 +604,14 @@ def create_app(
             current += len(chunk)
             if current < size:
                 return UploadState(offset=current, complete=False)
-            data = part.read_bytes()
-            part.unlink()
-            if hashlib.sha256(data).hexdigest() != sha256:
+            # Hashed from disk and renamed into the store (.partial/ is inside it): a file of
+            # up to MAX_BLOB is never held in memory nor written twice.
+            try:
+                team_blobs(who.team_id).adopt(part, sha256)
+            except BlobMismatch:  # (the partial file is gone: the upload starts over)
                 raise ApiError(
                     422, "hash_mismatch", "the bytes do not match their SHA-256: nothing was stored"
-                )
-            team_blobs(who.team_id).put_bytes(data, sha256)
+                ) from None
             with Session(engine) as s, s.begin():
                 s.add(
                     StoredBlob(

@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from app.errors import KuaError
-from storage.db import alembic_head, alembic_upgrade, set_sqlite_pragmas
+from storage.db import alembic_head, alembic_upgrade, current_revision, set_sqlite_pragmas
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 VERSION_TABLE = "kua_server_version"
@@ -38,12 +37,9 @@ def make_engine(url: str) -> Engine:
 
 def upgrade(engine: Engine) -> None:
     """Bring the server's schema to the current version (creating it on first use)."""
+    if current_revision(engine, VERSION_TABLE) == head():
+        return
     with engine.connect() as conn:
-        current = MigrationContext.configure(
-            conn, opts={"version_table": VERSION_TABLE}
-        ).get_current_revision()
-        if current == head():
-            return
         alembic_upgrade(conn, MIGRATIONS)
 
 

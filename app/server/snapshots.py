@@ -33,6 +33,7 @@ from app.store import get_setting, set_setting
 from app.sync.merge import MERGE_VERSION, apply_revisions
 from app.sync.wire import SHA256_RE, WireRevision
 from storage.db import Database, head_revision
+from storage.files import write_atomic
 
 log = logging.getLogger("kua.server.snapshots")
 
@@ -120,11 +121,11 @@ class Snapshots:
             self.folder.mkdir(parents=True, exist_ok=True)
             replica = self._replica(team_id)
             try:
-                seq = self._catch_up(team_id, replica)
+                seq, pages = self._catch_up(team_id, replica)
                 info = self.current(team_id)
                 if self._stop.is_set() or (info is not None and info.seq == seq and info.fresh):
                     return info
-                return self._publish(team_id, replica, seq)
+                return self._publish(team_id, replica, seq, pages, info)
             finally:
                 replica.close()
 
@@ -145,9 +146,10 @@ class Snapshots:
         shutil.rmtree(folder)
         return Database(folder / "kua.db")
 
-    def _catch_up(self, team_id: int, replica: Database) -> int:
+    def _catch_up(self, team_id: int, replica: Database) -> tuple[int, int]:
         """Apply the team's revisions after the replica's cursor, page by page, exactly as a
-        laptop's pull does (the cursor moves with each page)."""
+        laptop's pull does (the cursor moves with each page). Returns the cursor, and the
+        bytes its revisions take as pull pages (PAGES)."""
         with replica.read() as s:
             cursor = int(get_setting(s, CURSOR, 0))
             pages = int(get_setting(s, PAGES, 0))
@@ -171,16 +173,22 @@ class Snapshots:
                 set_setting(s, MERGE, MERGE_VERSION)
                 set_setting(s, PAGES, pages)
             cursor = rows[-1].seq
-        return cursor
+        return cursor, pages
 
-    def _publish(self, team_id: int, replica: Database, seq: int) -> SnapshotInfo:
-        """A compact copy of the replica, compressed, under its hash; then the pointer to it.
-        The snapshot before it stays (a laptop may be downloading it), older ones go."""
+    def _publish(
+        self,
+        team_id: int,
+        replica: Database,
+        seq: int,
+        pages: int,
+        previous: SnapshotInfo | None,
+    ) -> SnapshotInfo:
+        """A compact copy of the replica (caught up to seq; pages: _catch_up's), compressed,
+        under its hash; then the pointer to it. The snapshot before it (previous, the current
+        one) stays: a laptop may be downloading it. Older ones go."""
         tmp = self.folder / f".team-{team_id}.tmp"
         packed = tmp.with_suffix(".zlib")
         tmp.unlink(missing_ok=True)
-        with replica.read() as s:
-            pages = int(get_setting(s, PAGES, 0))
         conn = sqlite3.connect(replica.path)
         try:
             conn.execute("VACUUM INTO ?", (str(tmp),))
@@ -204,14 +212,9 @@ class Snapshots:
             MERGE_VERSION,
         )
         tmp.unlink()
-        previous = self.current(team_id)
         os.replace(packed, self.folder / f"team-{team_id}-{info.sha256}{SUFFIX}")
-        meta_tmp = self._meta(team_id).with_suffix(".tmp")
-        with open(meta_tmp, "w", encoding="utf-8") as f:
-            f.write(json.dumps(info.to_json()))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(meta_tmp, self._meta(team_id))
+        # The pointer last, atomically (fsynced, the folder too: both renames are durable).
+        write_atomic(self._meta(team_id), json.dumps(info.to_json()).encode("utf-8"), 0o644)
         keep = {info.sha256, previous.sha256 if previous else ""}
         for old in self.folder.glob(f"team-{team_id}-*{SUFFIX}"):
             if old.name.removeprefix(f"team-{team_id}-").removesuffix(SUFFIX) not in keep:

@@ -7,14 +7,15 @@ their hash before they are stored, on the server and here."""
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.store import Store
+from app.sync import Progress, SyncError
+from storage.blobs import BlobMismatch
 from storage.models import Evidence, SyncedBlob
 
 if TYPE_CHECKING:
@@ -24,25 +25,39 @@ UPLOAD_CHUNK = 1024 * 1024  # smaller than the server's limit: a cut connection 
 DOWNLOAD_CHUNK = 1024 * 1024
 ASK = 500  # hashes per "which do you lack?" question
 
-Progress = Callable[[str, int, int], None]
-
 
 def evidence_state(store: Store, sha256: str) -> str:
     """ "present" when the file's bytes are on this laptop, else "pending" (still on its way)."""
     return "present" if store.blobs.has(sha256) else "pending"
 
 
+@dataclass(frozen=True)
+class Pending:
+    evidence: list[str]  # hashes of evidence files whose bytes have not reached this laptop
+    uploads: list[str]  # hashes of evidence files here the team server is not known to hold
+
+
+def pending(store: Store, session: Session) -> Pending:
+    """Both lists from one query and one look at the disk per file (the status bar asks)."""
+    done = set(session.scalars(select(SyncedBlob.sha256)))
+    evidence: list[str] = []
+    uploads: list[str] = []
+    for h in session.scalars(select(Evidence.sha256).distinct()):
+        if not store.blobs.has(h):
+            evidence.append(h)
+        elif h not in done:
+            uploads.append(h)
+    return Pending(evidence, uploads)
+
+
 def pending_evidence(store: Store, session: Session) -> list[str]:
     """Hashes of evidence files whose bytes have not reached this laptop yet."""
-    hashes = session.scalars(select(Evidence.sha256).distinct())
-    return [h for h in hashes if not store.blobs.has(h)]
+    return pending(store, session).evidence
 
 
 def pending_uploads(store: Store, session: Session) -> list[str]:
     """Hashes of evidence files here that the team server is not known to hold."""
-    done = set(session.scalars(select(SyncedBlob.sha256)))
-    hashes = session.scalars(select(Evidence.sha256).distinct())
-    return [h for h in hashes if h not in done and store.blobs.has(h)]
+    return pending(store, session).uploads
 
 
 def _mark_synced(store: Store, hashes: list[str]) -> None:
@@ -70,8 +85,6 @@ def upload_missing(store: Store, conn: Connection, note: Progress) -> int:
 
 
 def upload(store: Store, conn: Connection, sha256: str) -> None:
-    from app.sync.client import SyncError
-
     path = store.blobs.path(sha256)
     size = path.stat().st_size
     state = conn.json("GET", f"/v1/blobs/{sha256}/upload")
@@ -95,8 +108,6 @@ def upload(store: Store, conn: Connection, sha256: str) -> None:
 
 
 def download_missing(store: Store, conn: Connection, note: Progress) -> int:
-    from app.sync.client import SyncError
-
     with store.db.read() as s:
         wanted = pending_evidence(store, s)
     got = 0
@@ -116,8 +127,6 @@ def download_missing(store: Store, conn: Connection, note: Progress) -> int:
 def download(store: Store, conn: Connection, sha256: str) -> None:
     """Fetch a file in chunks into a partial file beside the store (kept across interruptions),
     then check its hash before it joins the store."""
-    from app.sync.client import SyncError
-
     part = store.data_dir / "incoming" / f"{sha256}.part"
     part.parent.mkdir(parents=True, exist_ok=True)
     while True:
@@ -132,12 +141,17 @@ def download(store: Store, conn: Connection, sha256: str) -> None:
         done = part.stat().st_size if part.exists() else 0
         if done >= size or not resp.content:
             break
-    data = part.read_bytes() if part.exists() else b""
-    part.unlink(missing_ok=True)
-    if hashlib.sha256(data).hexdigest() != sha256 or len(data) != size:
+    part.touch()  # an empty file never got a chunk
+    try:
+        if part.stat().st_size != size:
+            part.unlink()
+            raise BlobMismatch(f"{part.name}: not the size the server gave")
+        # Hashed and renamed into the store (same filesystem: both are in the data folder),
+        # not read into memory: evidence files can be gigabytes.
+        store.blobs.adopt(part, sha256)
+    except BlobMismatch:
         raise SyncError(
             f"evidence file {sha256[:12]}… arrived damaged (its bytes do not match its hash); "
             "it stays pending and is fetched again next sync",
             "hash_mismatch",
-        )
-    store.blobs.put_bytes(data, sha256)
+        ) from None

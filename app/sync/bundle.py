@@ -20,10 +20,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
-import tempfile
 import zipfile
 import zlib
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -33,10 +32,11 @@ from sqlalchemy.orm import Session
 
 from app.errors import KuaError
 from app.store import Store, get_setting, set_setting
-from app.sync import wire
+from app.sync import CURSOR_KEY, TEAM_KEY, wire
 from app.sync.merge import apply_revisions
 from app.sync.wire import WireRevision
 from storage import audit
+from storage.files import atomic_file
 from storage.models import Evidence, Revision, SyncConflict
 from storage.revisions import device_id
 from storage.timeutil import to_utc_text, utcnow
@@ -80,13 +80,28 @@ class BundleImport:
         return asdict(self)
 
 
+class _Damaged(Exception):
+    """Reading a member failed: the bundle is damaged or cut short. Not an OSError: failing to
+    write a member out (this laptop's disk) must not pass for a damaged bundle."""
+
+
+def _chunks(zf: zipfile.ZipFile, name: str) -> Iterator[bytes]:
+    """The member's bytes, inflated piece by piece."""
+    try:
+        with zf.open(name) as f:
+            while chunk := f.read(_READ):
+                yield chunk
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
+        raise _Damaged from exc
+
+
 def _hash_member(zf: zipfile.ZipFile, name: str, out: IO[bytes] | None = None) -> str:
+    """The member's SHA-256; with out, its bytes are written there as well (inflated once)."""
     h = hashlib.sha256()
-    with zf.open(name) as f:
-        while chunk := f.read(_READ):
-            h.update(chunk)
-            if out is not None:
-                out.write(chunk)
+    for chunk in _chunks(zf, name):
+        h.update(chunk)
+        if out is not None:
+            out.write(chunk)
     return h.hexdigest()
 
 
@@ -129,7 +144,7 @@ def export_bundle(store: Store, out: Path, for_device: str | None = None) -> Bun
     """Everything this laptop has (all revisions, all evidence files), except, with for_device,
     the revisions that device has already: those it wrote, and those at or below its last known
     server pull cursor."""
-    from app.sync.client import CURSOR_KEY, TEAM_KEY, load_bundle_key
+    from app.sync.client import load_bundle_key
 
     if for_device is not None and not wire.UUID_RE.match(for_device):
         raise BundleError(f"--for-device {for_device!r}: not a device id (a UUID)")
@@ -184,24 +199,16 @@ def export_bundle(store: Store, out: Path, for_device: str | None = None) -> Bun
     if key is not None:
         manifest["mac"] = {"alg": MAC_ALG, "value": manifest_mac(key, manifest)}
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        with zipfile.ZipFile(tmp, "w") as zf:
-            zf.writestr(
-                MANIFEST,
-                json.dumps(manifest, ensure_ascii=False, indent=1),
-                compress_type=zipfile.ZIP_DEFLATED,
-            )
-            zf.writestr(REVISIONS, body, compress_type=zipfile.ZIP_DEFLATED)
-            for h in hashes:  # photos are compressed already
-                zf.write(store.blobs.path(h), BLOB_DIR + h, compress_type=zipfile.ZIP_STORED)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    # Whole or not at all: a stick pulled out mid-write leaves no bundle that looks complete.
+    with atomic_file(out) as f, zipfile.ZipFile(f, "w") as zf:
+        zf.writestr(
+            MANIFEST,
+            json.dumps(manifest, ensure_ascii=False, indent=1),
+            compress_type=zipfile.ZIP_DEFLATED,
+        )
+        zf.writestr(REVISIONS, body, compress_type=zipfile.ZIP_DEFLATED)
+        for h in hashes:  # photos are compressed already
+            zf.write(store.blobs.path(h), BLOB_DIR + h, compress_type=zipfile.ZIP_STORED)
     with store.db.write() as s:
         audit.append(
             s,
@@ -224,9 +231,41 @@ def _refuse(path: Path, why: str) -> BundleError:
     return BundleError(f"{path.name}: {why}; nothing was imported")
 
 
+def _check_members(
+    zf: zipfile.ZipFile,
+    path: Path,
+    members: dict[str, Any],
+    store: Store,
+    staged: dict[str, Path],
+) -> list[WireRevision]:
+    """Check every member against its hash in the manifest, and return the revisions. The
+    evidence files this laptop lacks are written out meanwhile, into staged (blob -> temp file
+    beside the store): each is inflated once."""
+    try:
+        for name, digest in members.items():
+            blob = name[len(BLOB_DIR) :] if name.startswith(BLOB_DIR) else None
+            if blob is not None and blob != digest:
+                raise _refuse(path, f"{name} is listed under another hash")
+            # (only a well-formed hash names a place in the store)
+            if blob and wire.SHA256_RE.match(blob) and not store.blobs.has(blob):
+                staged[blob] = store.blobs.temp_file(blob)
+                with open(staged[blob], "wb") as out:
+                    got = _hash_member(zf, name, out)
+            else:
+                got = _hash_member(zf, name)
+            if got != digest:
+                raise _refuse(path, f"{name} was changed after the bundle was made")
+        body = json.loads(b"".join(_chunks(zf, REVISIONS)))
+        return [WireRevision.from_json(r) for r in body["revisions"]]
+    except _Damaged:
+        raise _refuse(path, "the file is damaged or cut short") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise _refuse(path, f"its revisions are malformed ({exc})") from None
+
+
 def import_bundle(store: Store, path: Path) -> BundleImport:
     """Check the whole bundle, then merge it like a pull. Idempotent."""
-    from app.sync.client import TEAM_KEY, load_bundle_key
+    from app.sync.client import load_bundle_key
 
     key = load_bundle_key(store)
     try:
@@ -265,35 +304,30 @@ def import_bundle(store: Store, path: Path) -> BundleImport:
                 else f"unlisted files: {', '.join(extra[:3])}"
             )
             raise _refuse(path, f"the bundle was changed or cut short ({what})")
+        # New evidence files, written out as they are checked; none joins the store before the
+        # whole bundle has been checked.
+        staged: dict[str, Path] = {}
         try:
-            for name, digest in members.items():
-                if name.startswith(BLOB_DIR) and name[len(BLOB_DIR) :] != digest:
-                    raise _refuse(path, f"{name} is listed under another hash")
-                if _hash_member(zf, name) != digest:
-                    raise _refuse(path, f"{name} was changed after the bundle was made")
-            body = json.loads(zf.read(REVISIONS))
-            revs = [WireRevision.from_json(r) for r in body["revisions"]]
-        except (zipfile.BadZipFile, zlib.error, OSError, EOFError):
-            raise _refuse(path, "the file is damaged or cut short") from None
-        except (ValueError, KeyError, TypeError) as exc:
-            raise _refuse(path, f"its revisions are malformed ({exc})") from None
-        # The source's pull cursor (absent from older bundles and unsynced laptops).
-        source, source_team = manifest.get("source_device"), manifest.get("team")
-        cursor: int | None = manifest.get("sync_cursor")
-        if cursor is not None and not (
-            type(cursor) is int
-            and cursor >= 0
-            and isinstance(source, str)
-            and wire.UUID_RE.match(source)
-            and isinstance(source_team, str)
-        ):
-            raise _refuse(path, "its manifest is malformed (sync_cursor, team, source_device)")
-        # Checked whole: now the files (content-addressed, harmless if the merge fails) ...
-        new_blobs = 0
-        for name in members:
-            if name.startswith(BLOB_DIR) and not store.blobs.has(name[len(BLOB_DIR) :]):
-                store.blobs.put_bytes(zf.read(name), name[len(BLOB_DIR) :])
-                new_blobs += 1
+            revs = _check_members(zf, path, members, store, staged)
+            # The source's pull cursor (absent from older bundles and unsynced laptops).
+            source, source_team = manifest.get("source_device"), manifest.get("team")
+            cursor: int | None = manifest.get("sync_cursor")
+            if cursor is not None and not (
+                type(cursor) is int
+                and cursor >= 0
+                and isinstance(source, str)
+                and wire.UUID_RE.match(source)
+                and isinstance(source_team, str)
+            ):
+                raise _refuse(path, "its manifest is malformed (sync_cursor, team, source_device)")
+            # Checked whole: now the files (content-addressed, harmless if the merge fails) ...
+            new_blobs = len(staged)
+            while staged:
+                blob, tmp = staged.popitem()
+                store.blobs.adopt(tmp, blob)
+        finally:  # refused or failed: no written-out file stays behind
+            for tmp in staged.values():
+                tmp.unlink(missing_ok=True)
     # ... then the revisions, in one transaction.
     with store.db.write() as s:
         applied = apply_revisions(s, revs)

@@ -6,26 +6,28 @@ and downloads resume at their offset)."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import ssl
-import sys
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from app.errors import KuaError
 from app.store import Store, get_setting, set_setting
+from app.sync import CURSOR_KEY as CURSOR_KEY  # "as": re-exported, the UI and tests use these
 from app.sync import SERVER_KEY, blobs, snapshot, wire
+from app.sync import TEAM_KEY as TEAM_KEY
+from app.sync import Progress as Progress
+from app.sync import SyncError as SyncError
 from app.sync.merge import apply_revisions, collector_paused
 from app.sync.wire import WireRevision
+from storage.files import write_atomic
 from storage.models import Revision, SyncConflict
 from storage.revisions import device_id
 from storage.timeutil import to_utc_text, utcnow
@@ -33,26 +35,13 @@ from storage.timeutil import to_utc_text, utcnow
 TOKEN_FILE = "sync-token"
 BUNDLE_KEY_FILE = "bundle-key"  # the team's secret that signs USB bundles (from the server)
 SERVER_CERT_FILE = "sync-server.pem"  # the team server's (or its CA's) certificate, if given
-TEAM_KEY = "sync_team"
 DEVICE_NAME_KEY = "sync_device_name"
-CURSOR_KEY = "sync_cursor"
 LAST_SYNC_KEY = "sync_last"
 PAGE = 200  # revisions per push batch
 FIRST_PULL_PAGE = 200  # revisions in the first pull page: a small pull stays one small request
 PULL_PAGE = 8000  # ...and at most, as pages double while they come fast (a first sync)
 FAST_PAGE = 2.0  # seconds: a page that took longer is not followed by a bigger one
 TIMEOUT = httpx.Timeout(60.0, connect=15.0)
-
-Progress = Callable[[str, int, int], None]
-"""progress(stage, done, total): stage is push, snapshot (bytes), pull, upload or download."""
-
-
-class SyncError(KuaError):
-    """The server refused, or could not be reached. `reason` is its machine-readable reason."""
-
-    def __init__(self, message: str, reason: str = "", status: int = 0) -> None:
-        super().__init__(message)
-        self.reason, self.status = reason, status
 
 
 @dataclass
@@ -66,9 +55,12 @@ class SyncReport:
     downloaded: int = 0
     evidence_pending: int = 0  # files whose bytes have not reached this laptop yet
     conflicts: int = 0  # open conflicts after this sync
+    # The status computed at the end of the sync, for a caller that shows it (no second
+    # sync_status); not part of the report's JSON, which stays as it was.
+    status: SyncStatus | None = field(default=None, repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "status"}
 
     def summary(self) -> str:
         received = f"received {self.pulled}"
@@ -110,11 +102,8 @@ def bundle_key_path(store: Store) -> Path:
 
 
 def _save_secret(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as f:
-        f.write(text + "\n")
-    if sys.platform != "win32":  # the data folder is the user's own on Windows
-        os.chmod(path, 0o600)
+    # Atomic: a crash leaves the old secret or the new one, never a cut-short token.
+    write_atomic(path, (text + "\n").encode("ascii"), 0o600)
 
 
 def _load_secret(path: Path) -> str | None:
@@ -237,7 +226,8 @@ class Connection:
 
     def call(self, method: str, path: str, **kw: Any) -> httpx.Response:
         try:
-            resp = self.http.request(method, path, headers=self.headers, **kw)
+            headers = self.headers | kw.pop("headers", {})
+            resp = self.http.request(method, path, headers=headers, **kw)
         except httpx.HTTPError as exc:
             tls = _tls_failure(exc)
             if tls is not None:
@@ -303,14 +293,14 @@ def enrol(
         raise KuaError(f"{server}: a server certificate is for an https:// address")
     conn = Connection(server, None, http, server_cert)
     try:
-        with store.db.read() as s:
+        with store.db.write() as s:  # a new laptop's id is made here: kept, not thrown away
             me = device_id(s)
         answer = conn.json("POST", "/v1/enrol", json={"code": code, "device_id": me})
     finally:
         conn.close()
     bundle_key = _bundle_key_of(answer)
     if conn.pem is not None:
-        server_cert_path(store).write_text(conn.pem, encoding="ascii")
+        write_atomic(server_cert_path(store), conn.pem.encode("ascii"), 0o644)
     else:  # a new server without one: an old server's certificate must not stand in its way
         server_cert_path(store).unlink(missing_ok=True)
     save_token(store, str(answer["token"]))
@@ -353,7 +343,7 @@ def trust_server_cert(store: Store, server_cert: Path) -> None:
     finally:
         conn.close()
     assert conn.pem is not None
-    server_cert_path(store).write_text(conn.pem, encoding="ascii")
+    write_atomic(server_cert_path(store), conn.pem.encode("ascii"), 0o644)
 
 
 def sync_once(
@@ -369,7 +359,7 @@ def sync_once(
             if bundle_key is not None:
                 _save_secret(bundle_key_path(store), bundle_key)
         report.pushed = push(store, conn, note)
-        report.snapshot = snapshot.bootstrap(store, conn, note, CURSOR_KEY)
+        report.snapshot = snapshot.bootstrap(store, conn, note)
         report.pulled, report.pages = pull(store, conn, note)
         report.pulled += report.snapshot
         report.uploaded = blobs.upload_missing(store, conn, note)
@@ -378,9 +368,9 @@ def sync_once(
         conn.close()
     with store.db.write() as s:
         set_setting(s, LAST_SYNC_KEY, to_utc_text(utcnow()))
-    status = sync_status(store)
-    report.evidence_pending = status.evidence_pending
-    report.conflicts = status.open_conflicts
+    report.status = sync_status(store)
+    report.evidence_pending = report.status.evidence_pending
+    report.conflicts = report.status.open_conflicts
     return report
 
 
@@ -402,17 +392,28 @@ def push(store: Store, conn: Connection, note: Progress) -> int:
                 .order_by(Revision.hlc, Revision.rev_id)
                 .limit(PAGE)
             ).all()
-            batch: list[dict[str, Any]] = []
+            rev_ids: list[str] = []
+            items: list[bytes] = []
             size = 0
             for row in rows:
-                item = WireRevision.of(row).to_json()
-                size += len(json.dumps(item, ensure_ascii=False).encode())
-                if batch and size > budget:
+                # Serialized once: the bytes that are measured are the bytes that are sent.
+                item = json.dumps(
+                    WireRevision.of(row).to_json(),
+                    ensure_ascii=False,
+                    separators=(",", ":"),
+                    allow_nan=False,  # as httpx's json= encodes: no NaN the server cannot read
+                ).encode()
+                size += len(item)
+                if items and size > budget:
                     break
-                batch.append(item)
-        if not batch:
+                rev_ids.append(row.rev_id)
+                items.append(item)
+        if not items:
             return sent
-        answer = conn.json("POST", "/v1/push", json={"revisions": batch})
+        body = b'{"revisions":[' + b",".join(items) + b"]}"
+        answer = conn.json(
+            "POST", "/v1/push", content=body, headers={"Content-Type": "application/json"}
+        )
         seqs: dict[str, int] = {}
         for result in answer["results"]:
             if result["status"] not in ("stored", "duplicate") or result["seq"] is None:
@@ -421,12 +422,14 @@ def push(store: Store, conn: Connection, note: Progress) -> int:
                     "rejected",
                 )
             seqs[result["rev_id"]] = int(result["seq"])
-        if set(seqs) != {r["rev_id"] for r in batch}:
+        if set(seqs) != set(rev_ids):
             raise SyncError("the team server did not answer for every revision", "bad_answer")
-        with store.db.write() as s:
-            for row in s.scalars(select(Revision).where(Revision.rev_id.in_(list(seqs)))):
-                row.server_seq = seqs[row.rev_id]
-        sent += len(batch)
+        with store.db.write() as s:  # one executemany UPDATE by primary key, no rows loaded
+            s.execute(
+                update(Revision),
+                [{"rev_id": rev_id, "server_seq": seq} for rev_id, seq in seqs.items()],
+            )
+        sent += len(items)
         note("push", sent, total)
 
 
@@ -501,14 +504,15 @@ def sync_status(store: Store) -> SyncStatus:
         pending = s.scalar(select(func.count()).where(Revision.server_seq.is_(None))) or 0
         conflicts = s.scalar(select(func.count()).select_from(SyncConflict)) or 0
         server = get_setting(s, SERVER_KEY)
+        waiting = blobs.pending(store, s)
         return SyncStatus(
             server=server,
             team=get_setting(s, TEAM_KEY),
             enrolled=bool(server) and load_token(store) is not None,
             last_sync=get_setting(s, LAST_SYNC_KEY),
             pending_revisions=pending,
-            pending_uploads=len(blobs.pending_uploads(store, s)),
-            evidence_pending=len(blobs.pending_evidence(store, s)),
+            pending_uploads=len(waiting.uploads),
+            evidence_pending=len(waiting.evidence),
             open_conflicts=conflicts,
         )
 

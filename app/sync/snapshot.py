@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from app.store import Store, get_setting, set_setting
-from app.sync import wire
+from app.sync import CURSOR_KEY, Progress, SyncError, wire
 from app.sync.merge import ENTITIES, MERGE_VERSION
 from storage import audit
 from storage.db import head_revision
@@ -29,7 +29,7 @@ from storage.models import RecordAlias, RecordHeads, Revision, SyncConflict
 from storage.revisions import device_id
 
 if TYPE_CHECKING:
-    from app.sync.client import Connection, Progress
+    from app.sync.client import Connection
 
 log = logging.getLogger("kua.sync")
 
@@ -48,19 +48,17 @@ TABLES = [
 log and the evidence files stay this laptop's own."""
 
 
-def is_empty(session: Session, cursor_key: str) -> bool:
-    return not get_setting(session, cursor_key, 0) and (
+def is_empty(session: Session) -> bool:
+    return not get_setting(session, CURSOR_KEY, 0) and (
         session.scalar(select(Revision.rev_id).limit(1)) is None
     )
 
 
-def bootstrap(store: Store, conn: Connection, note: Progress, cursor_key: str) -> int:
+def bootstrap(store: Store, conn: Connection, note: Progress) -> int:
     """Start this (empty) laptop from the team's snapshot; the revisions it brought (0: none
     was used, and the pull takes everything page by page)."""
-    from app.sync.client import SyncError
-
     with store.db.read() as s:
-        if not is_empty(s, cursor_key):
+        if not is_empty(s):
             return 0
     try:
         meta = conn.json("GET", "/v1/snapshot")
@@ -103,7 +101,7 @@ def bootstrap(store: Store, conn: Connection, note: Progress, cursor_key: str) -
         if not _inflate(part, database, sha256, size):
             log.warning("the team snapshot %s arrived damaged; pulling page by page", sha256[:12])
             return 0
-        return _take(store, database, seq, sha256, cursor_key)
+        return _take(store, database, seq, sha256)
     finally:
         part.unlink(missing_ok=True)
         database.unlink(missing_ok=True)
@@ -120,8 +118,6 @@ def _download(
     """Fetch the published (compressed) file into part, from where an interrupted download
     stopped; False if the server replaced it meanwhile, or if probe(bytes per second of the
     first piece) says the link is too slow for it to be worth it."""
-    from app.sync.client import SyncError
-
     done = part.stat().st_size if part.exists() else 0
     probing = probe is not None and done == 0
     with open(part, "ab") as f:
@@ -171,7 +167,7 @@ def _inflate(part: Path, database: Path, sha256: str, size: int) -> bool:
     return inflate.eof and written == size and digest.hexdigest() == sha256
 
 
-def _take(store: Store, path: Path, seq: int, sha256: str, cursor_key: str) -> int:
+def _take(store: Store, path: Path, seq: int, sha256: str) -> int:
     """Copy the snapshot's tables into this laptop in one transaction, with the cursor it
     covers. A file that is not a sound snapshot of this schema is not taken (0)."""
     with store.db.engine.connect() as conn:
@@ -186,7 +182,7 @@ def _take(store: Store, path: Path, seq: int, sha256: str, cursor_key: str) -> i
                 return 0
             conn = conn.execution_options(kua_write=True, kua_durable=False)
             with Session(bind=conn) as s, s.begin():
-                if not is_empty(s, cursor_key):  # this laptop wrote something meanwhile
+                if not is_empty(s):  # this laptop wrote something meanwhile
                     return 0
                 for table in TABLES:
                     names = ", ".join(f'"{c}"' for c in _columns(raw, "main", table))
@@ -195,7 +191,7 @@ def _take(store: Store, path: Path, seq: int, sha256: str, cursor_key: str) -> i
                         f'FROM snapshot."{table}"'
                     )
                 revisions = int(raw.execute("SELECT count(*) FROM main.revision").fetchone()[0])
-                set_setting(s, cursor_key, seq)
+                set_setting(s, CURSOR_KEY, seq)
                 detail = {"snapshot": sha256, "seq": seq, "revisions": revisions}
                 audit.append(s, device_id(s), "sync", "revision", None, detail)
             return revisions
