@@ -178,9 +178,9 @@ class ConflictDialog(QDialog):
         self.list.clear()
         for item in items:
             QListWidgetItem(self._title(item), self.list)
-        self.list.blockSignals(False)
         row = next((r for r, i in enumerate(items) if i.view.id == keep), 0 if items else -1)
         self.list.setCurrentRow(row)
+        self.list.blockSignals(False)  # after: the row is shown once, here, changed or not
         self._show(row)
         self.empty.setText("" if items else self.tr(
             "No open conflicts: every change from the team fitted together."))
@@ -346,7 +346,7 @@ class ConflictDialog(QDialog):
     def _resolved(self, _rev: str) -> None:
         self._busy = False
         self.resolved.emit()
-        self.reload()
+        self.reload()  # the one reload: the sync panel refreshes only the main window
 
     def _failed(self, exc: BaseException) -> None:
         self._busy = False
@@ -373,9 +373,3 @@ class ConflictDialog(QDialog):
         if event.type() == QEvent.Type.LanguageChange:
             self.retranslate()
         super().changeEvent(event)
-
-    def keyPressEvent(self, event: Any) -> None:
-        if event.key() == Qt.Key.Key_Escape:
-            self.close()
-            return
-        super().keyPressEvent(event)

@@ -10,7 +10,6 @@ from typing import Any
 from PySide6.QtCore import (
     QAbstractTableModel,
     QEvent,
-    QLocale,
     QModelIndex,
     QPersistentModelIndex,
     QSortFilterProxyModel,
@@ -36,8 +35,9 @@ from PySide6.QtWidgets import (
 from app.discrepancies import COPIES, Discrepancy, find_discrepancies, incident_from_discrepancy
 from app.incidents import IncidentView
 from app.protocols import current_profile
-from app.taxonomy import LANGS
 from ui import dialogs, errors
+from ui.i18n import Language
+from ui.protocols import add_sources, name_sources
 from ui.worker import JobContext, Worker
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1  # numbers sort as numbers
@@ -111,16 +111,15 @@ class DiscrepanciesWindow(QWidget):
     incident_created = Signal(object)  # the IncidentView made from a finding
     station_chosen = Signal(str)  # a row was chosen: its station
 
-    def __init__(self, storage: Worker, lang: str = "en", parent: QWidget | None = None) -> None:
+    def __init__(self, storage: Worker, language: Language,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent, Qt.WindowType.Window)
         self.storage = storage
-        self.lang = lang
+        self.language = language  # .current: the language of the labels and new incidents
         self.loaded = False  # the latest query's rows are shown
-        self.created: IncidentView | None = None
         self.labels: dict[str, str] = {}  # line id -> its label in the profile
         self.source = QComboBox()
-        for src in COPIES:
-            self.source.addItem("", src)
+        add_sources(self.source, COPIES)
         self.source.currentIndexChanged.connect(lambda _i: self.load())
         self.source_label = QLabel()
         self.summary = QLabel()
@@ -196,7 +195,7 @@ class DiscrepanciesWindow(QWidget):
         return str(self.source.currentData())
 
     def load(self) -> None:
-        source, lang = self.current_source(), self.lang
+        source, lang = self.current_source(), self.language.current
         self.loaded = False
 
         def job(ctx: JobContext) -> tuple[list[Discrepancy], dict[str, str]]:
@@ -256,7 +255,7 @@ class DiscrepanciesWindow(QWidget):
         d = self.current()
         if d is None:
             return
-        code, source, lang = d.station_code, d.source, self.lang
+        code, source, lang = d.station_code, d.source, self.language.current
 
         def job(ctx: JobContext) -> IncidentView:
             return incident_from_discrepancy(ctx.store, code, source, lang)
@@ -266,7 +265,6 @@ class DiscrepanciesWindow(QWidget):
             self.create_button.setEnabled(True), errors.report(exc, self)))
 
     def _created(self, view: IncidentView) -> None:
-        self.created = view
         self.create_button.setEnabled(True)
         dialogs.tell(self, dialogs.Kind.INFO, self.tr("Incident created"), self.tr(
             "Incident No. {num} at station {station} is created from the discrepancy, with the "
@@ -285,9 +283,7 @@ class DiscrepanciesWindow(QWidget):
     def retranslate(self) -> None:
         self.setWindowTitle(self.tr("Discrepancies with the official result"))
         self.source_label.setText(self.tr("Compare"))
-        names = {"observer": self.tr("Observer's copy"), "posted": self.tr("Posted copy")}
-        for i in range(self.source.count()):
-            self.source.setItemText(i, names[str(self.source.itemData(i))])
+        name_sources(self.source)
         self.details.setHorizontalHeaderLabels([
             self.tr("Line"), self.tr("In the copy"), self.tr("Official"), self.tr("Difference")])
         self.create_button.setText(self.tr("&Create incident"))
@@ -299,7 +295,5 @@ class DiscrepanciesWindow(QWidget):
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.LanguageChange:
-            lang = QLocale().name().split("_")[0]
-            self.lang = lang if lang in LANGS else "en"  # the new incidents' text language
             self.retranslate()
         super().changeEvent(event)

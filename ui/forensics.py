@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from app.forensics import Forensics, StationPoint, station_points
 from app.protocols import SOURCES
 from ui import dialogs, errors
+from ui.protocols import add_sources, name_sources
 from ui.worker import Worker
 
 BINS = 50  # turnout in 2% steps
@@ -277,8 +278,7 @@ class ForensicsWindow(QWidget):
         self.storage = storage
         self.data: Forensics | None = None
         self.source = QComboBox()
-        for src in SOURCES:
-            self.source.addItem("", src)
+        add_sources(self.source, SOURCES)
         self.source.setCurrentIndex(SOURCES.index("official"))
         self.source.currentIndexChanged.connect(lambda _i: self.load())
         self.source_label = QLabel()
@@ -331,10 +331,7 @@ class ForensicsWindow(QWidget):
     def retranslate(self) -> None:
         self.setWindowTitle(self.tr("Election forensics"))
         self.source_label.setText(self.tr("Figures from"))
-        names = {"observer": self.tr("Observer's copy"), "posted": self.tr("Posted copy"),
-                 "official": self.tr("Official result")}
-        for i in range(self.source.count()):
-            self.source.setItemText(i, names[str(self.source.itemData(i))])
+        name_sources(self.source)
         self.save_histogram.setText(self.tr("Save histogram as PNG…"))
         self.save_scatter.setText(self.tr("Save scatter as PNG…"))
         self.histogram.title = self.tr("Stations by turnout")

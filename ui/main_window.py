@@ -242,11 +242,11 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.counts_label)
         from ui.sync import SyncPanel
 
+        self.actions: dict[str, QAction] = {}  # before the sync panel, which adds its own
         self.sync = SyncPanel(self)  # background sync, its status and its menu entries
         self.sync_label = self.sync.state_label
         self.statusBar().addPermanentWidget(self.sync)
 
-        self.actions: dict[str, QAction] = {}
         self._build_menus()
         self.retranslate()
         self.fit_columns()
@@ -311,7 +311,7 @@ class MainWindow(QMainWindow):
         self.tools_menu.addSeparator()
         self.tools_menu.addAction(a("team_keys", self.open_team_keys))
         self.tools_menu.addAction(a("export_ca", self.export_ca_certificate))
-        self.actions.update(self.sync.add_to_menu(self.tools_menu))
+        self.sync.add_to_menu(self.tools_menu)
 
         self.language_menu = self.menuBar().addMenu("")
         group = QActionGroup(self)
@@ -603,14 +603,21 @@ class MainWindow(QMainWindow):
         if self.composer is composer:
             self.composer = None
 
+    def _protocol_window(self, country_profile: Any) -> Any:
+        """A protocol window on this window's workers, following its language; deleted when
+        closed."""
+        from ui.protocols import ProtocolEntry
+
+        entry = ProtocolEntry(self.storage, self.images, country_profile, self.language, self)
+        entry.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        return entry
+
     def open_protocol_entry(self) -> None:
         """Tools > Enter a protocol: the photo and the figures side by side, checked live."""
         from app.protocols import current_profile
-        from ui.protocols import ProtocolEntry
 
         def show(country_profile: Any) -> None:
-            entry = ProtocolEntry(self.storage, country_profile, self.language.current, self)
-            entry.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            entry = self._protocol_window(country_profile)
             self.protocol_entry = entry
             entry.show()
 
@@ -631,7 +638,7 @@ class MainWindow(QMainWindow):
         from a finding."""
         from ui.discrepancies import DiscrepanciesWindow
 
-        window = DiscrepanciesWindow(self.storage, self.language.current, self)
+        window = DiscrepanciesWindow(self.storage, self.language, self)
         window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         window.incident_created.connect(lambda _view: self.refresh_all())
         window.station_chosen.connect(lambda code: self.select_station(code))
@@ -654,7 +661,6 @@ class MainWindow(QMainWindow):
         """A station chosen in a picture: selected in the list, and its protocol from that
         source shown with its control relations in a protocol window (one at a time)."""
         from app.protocols import current_profile, get_protocol
-        from ui.protocols import ProtocolEntry
 
         self.select_station(code)
         lang = self.language.current
@@ -666,8 +672,7 @@ class MainWindow(QMainWindow):
             country_profile, view = found
             if self.station_check is not None:
                 self.station_check.close()
-            entry = ProtocolEntry(self.storage, country_profile, lang, self)
-            entry.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            entry = self._protocol_window(country_profile)
             entry.destroyed.connect(lambda *_: self._forget_station_check(entry))
             entry.show_protocol(view)
             self.station_check = entry

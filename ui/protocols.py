@@ -3,15 +3,18 @@ on the other in the profile's line order, and the control relations checked as y
 for a hard relation that fails, amber for a soft one, with both sides' values.
 
 The relations are computed here with app.protocols.check_figures (plain arithmetic on what is
-typed, no store); loading the photo and saving go through the storage worker.
+typed, no store); the photo is decoded on the image worker, saving goes through the storage
+worker.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QEvent, Qt
+from PySide6.QtCore import QCoreApplication, QEvent, Qt
 from PySide6.QtGui import QBrush, QColor, QImage, QImageReader
 from PySide6.QtWidgets import (
     QComboBox,
@@ -42,6 +45,7 @@ from app.protocols import (
     parse_count,
 )
 from ui import dialogs, errors
+from ui.i18n import Language
 from ui.photo_view import ZOOM_STEP, PhotoView
 from ui.worker import JobContext, Worker
 
@@ -53,6 +57,27 @@ COLORS = {  # (text, background) per status and kind
     ("unknown", "hard"): ("#616161", "#ffffff"),
     ("unknown", "soft"): ("#616161", "#ffffff"),
 }
+
+_tr = partial(QCoreApplication.translate, "protocols")
+
+
+def source_name(source: str) -> str:
+    """A protocol source's name in the interface language (the key itself if unknown)."""
+    names = {"observer": _tr("Observer's copy"), "posted": _tr("Posted copy"),
+             "official": _tr("Official result")}
+    return names.get(source, source)
+
+
+def add_sources(combo: QComboBox, sources: Iterable[str]) -> None:
+    """One item per source, its key as the item's data; name_sources gives the names."""
+    for src in sources:
+        combo.addItem("", src)
+
+
+def name_sources(combo: QComboBox) -> None:
+    """The combo's source names in the interface language (on every retranslate)."""
+    for i in range(combo.count()):
+        combo.setItemText(i, source_name(str(combo.itemData(i))))
 
 
 def read_photo(path: Path) -> QImage:
@@ -68,12 +93,14 @@ def read_photo(path: Path) -> QImage:
 class ProtocolEntry(QWidget):
     """A window to enter one station's protocol from one source."""
 
-    def __init__(self, storage: Worker, profile: Profile, lang: str = "en",
+    def __init__(self, storage: Worker, images: Worker, profile: Profile, language: Language,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent, Qt.WindowType.Window)
         self.storage = storage
+        self.images = images
         self.profile = profile
-        self.lang = lang
+        self.language = language
+        self.lang = lang = language.current  # the lines' and checks' language
         self.photo_paths: list[Path] = []
         self.results: list[CheckResult] = []
         self.saved_id: str | None = None
@@ -101,8 +128,7 @@ class ProtocolEntry(QWidget):
 
         self.station = QLineEdit()
         self.source = QComboBox()
-        for src in SOURCES:
-            self.source.addItem("", src)
+        add_sources(self.source, SOURCES)
         self.entered_by = QLineEdit()
         self.form = QFormLayout()
         self.form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapAllRows)  # each label above
@@ -262,8 +288,9 @@ class ProtocolEntry(QWidget):
             self.photo.set_image(image)
             self.photo_paths = [path]
 
-        self.storage.submit(lambda _ctx: read_photo(path), shown,
-                            lambda exc: errors.report(exc, self))
+        # On the image worker: a large JPEG holds up neither the window nor a search.
+        self.images.submit(lambda _ctx: read_photo(path), shown,
+                           lambda exc: errors.report(exc, self))
 
     # --- saving -----------------------------------------------------------------------------
 
@@ -320,10 +347,7 @@ class ProtocolEntry(QWidget):
         self.station_label.setText(self.tr("Station code"))
         self.source_label.setText(self.tr("Source"))
         self.entered_label.setText(self.tr("Entered by"))
-        names = {"observer": self.tr("Observer's copy"), "posted": self.tr("Posted copy"),
-                 "official": self.tr("Official result")}
-        for i in range(self.source.count()):
-            self.source.setItemText(i, names[str(self.source.itemData(i))])
+        name_sources(self.source)
         self.candidates.setHorizontalHeaderLabels([self.tr("Candidate"), self.tr("Votes")])
         self.candidates_label.setText(self.tr("Votes for candidates"))
         self.add_candidate.setText(self.tr("Add a candidate"))
@@ -339,5 +363,5 @@ class ProtocolEntry(QWidget):
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.LanguageChange:
             self.retranslate()
-            self.update_checks()
+            self.set_language(self.language.current)  # the lines' labels too, and the checks
         super().changeEvent(event)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -86,7 +86,8 @@ def _sync(ctx: JobContext) -> SyncOutcome:
         ctx.progress((stage, done, total))
 
     report = sync_once(ctx.store, progress)
-    return SyncOutcome(report, sync_status(ctx.store))
+    # The status the sync ended with (computed there; a second look would scan the files again).
+    return SyncOutcome(report, report.status or sync_status(ctx.store))
 
 
 @dataclass
@@ -128,7 +129,6 @@ class SyncController(QObject):
     def __init__(self, storage: Worker, data_dir: Path, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.storage = storage
-        self.data_dir = data_dir
         self.worker = Worker("sync", open_store=lambda: Store(data_dir))
         self.state = SyncState()
         self.timer = QTimer(self)
@@ -138,14 +138,15 @@ class SyncController(QObject):
         self._job: Job | None = None
         self.last_report: SyncReport | None = None
         self._again = False  # "sync now" pressed during a sync: one more right after it
-        self._started = False
+        self._sync_on_status = False  # start(): the next status read starts the first sync
         self._bug_reported = False
         self._closed = False
 
     def start(self) -> None:
-        """Read the status; an enrolled laptop syncs right away."""
-        self._started = True
-        self.refresh_status(sync_after=True)
+        """An enrolled laptop syncs right away: once the window's first status read (after its
+        first overview) arrives. No read of its own here: it would queue ahead of the first
+        page of incidents, and the overview's read follows at once anyway."""
+        self._sync_on_status = True
 
     def close(self) -> None:
         """Stop the timer and the worker (a running sync stops at its next step)."""
@@ -166,6 +167,7 @@ class SyncController(QObject):
     def _status_arrived(self, status: SyncStatus, sync_after: bool) -> None:
         if self._closed:
             return
+        sync_after, self._sync_on_status = sync_after or self._sync_on_status, False
         was_enrolled = self.state.enrolled
         self.state.take(status)
         if self.state.enrolled and not was_enrolled and self.state.failures == 0:
@@ -354,27 +356,20 @@ class SyncPanel(QWidget):
         for w in (self.conflicts_button, self.pending_label, self.last_label, self.state_label):
             layout.addWidget(w)
 
-        self.menu_actions: dict[str, QAction] = {}
-        for key, slot, keys in (
-            ("connect", self.open_connect, ()),
-            ("sync_now", self.sync_now, SHORTCUTS),
-            ("conflicts", self.open_conflicts, ()),
-        ):
-            action = QAction(window)
-            action.triggered.connect(lambda _checked=False, slot=slot: slot())
-            if keys:
-                action.setShortcuts([QKeySequence(k) for k in keys])
-            window.addAction(action)
-            self.menu_actions[key] = action
+        # The window's own actions (in window.actions too): their shortcuts work anywhere in it.
+        self.menu_actions: dict[str, QAction] = {
+            "connect": window._action("connect", self.open_connect),
+            "sync_now": window._action("sync_now", self.sync_now, *SHORTCUTS),
+            "conflicts": window._action("conflicts", self.open_conflicts),
+        }
         window.overview_loaded.connect(self.controller.refresh_status)
         self.retranslate()
         self.controller.start()
 
-    def add_to_menu(self, menu: QMenu) -> dict[str, QAction]:
+    def add_to_menu(self, menu: QMenu) -> None:
         menu.addSeparator()
         for key in ("connect", "sync_now", "conflicts"):
             menu.addAction(self.menu_actions[key])
-        return self.menu_actions
 
     def close_sync(self) -> None:
         self.controller.close()
@@ -417,8 +412,8 @@ class SyncPanel(QWidget):
         return self.conflict_dialog
 
     def _conflict_resolved(self) -> None:
-        self._changes_arrived()
-        self.controller.refresh_status()
+        # The dialog reloads itself; the window's refresh re-reads the status (overview_loaded).
+        self.window_.refresh_after_sync()
         if self.controller.state.enrolled:
             self.controller.sync_now()  # the decision goes to the team at once
 
@@ -566,6 +561,13 @@ class ConnectDialog(QDialog):
         self.buttons.accepted.connect(self.submit)
         self.buttons.rejected.connect(self.reject)
         self.form = QFormLayout()
+        # Made once, their texts set in retranslate: rows re-added there would leave the old
+        # labels behind (takeRow does not delete them).
+        self._labels = [QLabel() for _ in range(3)]
+        for label, field in zip(self._labels, (self.server, self.code, self.cert_row),
+                                strict=True):
+            label.setBuddy(field)
+            self.form.addRow(label, field)
         layout = QVBoxLayout(self)
         layout.addWidget(self.intro)
         layout.addLayout(self.form)
@@ -582,11 +584,10 @@ class ConnectDialog(QDialog):
                 "this laptop."
             )
         )
-        while self.form.rowCount():
-            self.form.takeRow(0)
-        self.form.addRow(self.tr("Server address"), self.server)
-        self.form.addRow(self.tr("Enrolment code"), self.code)
-        self.form.addRow(self.tr("Server certificate"), self.cert_row)
+        for label, text in zip(self._labels, (
+            self.tr("Server address"), self.tr("Enrolment code"), self.tr("Server certificate")
+        ), strict=True):
+            label.setText(text)
         self.cert.setPlaceholderText(self.tr("Optional: only for a team's own server"))
         self.cert_button.setText(self.tr("Browse…"))
         self.connect_button.setText(self.tr("Connect"))

@@ -47,7 +47,8 @@ def background(entry: ProtocolEntry, relation: str) -> str:
 
 
 def test_relations_are_checked_as_you_type(qtbot: Any, window: MainWindow) -> None:
-    entry = ProtocolEntry(window.storage, get_profile("by-2020-presidential"), "en")
+    entry = ProtocolEntry(window.storage, window.images, get_profile("by-2020-presidential"),
+                          window.language)
     qtbot.addWidget(entry)
     # The figures in the profile's line order, the candidates of the ballot listed.
     assert list(entry.fields) == ["1", "2", "3", "3.1", "3.2", "3.3", "5", "6", "7", "8", "9",
