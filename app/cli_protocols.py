@@ -14,7 +14,6 @@ from typing import Any
 
 from app.cli import _print_json
 
-SOURCES = ("observer", "posted", "official")
 STATUS_MARK = {"ok": "ok     ", "failed": "FAILED ", "unknown": "unknown"}
 
 
@@ -120,9 +119,9 @@ def cmd_results_import(store: Any, a: argparse.Namespace) -> int:
 
 
 def cmd_discrepancies(store: Any, a: argparse.Namespace) -> int:
-    from app.discrepancies import find_discrepancies
+    from app.discrepancies import COPIES, find_discrepancies
 
-    found = find_discrepancies(store, tuple(a.source or ("observer", "posted")), a.sort)
+    found = find_discrepancies(store, tuple(a.source or COPIES), a.sort)
     if a.limit is not None:
         found = found[: a.limit]
     if a.json:
@@ -163,6 +162,12 @@ def add_commands(
     from app import taxonomy
     from app.country_profiles import profile_ids
 
+    # The choices from the modules that own them: with app.store already loaded by app.cli,
+    # importing these adds under 10 ms (of ~330) to the command line's start.
+    from app.discrepancies import COPIES
+    from app.protocols import SOURCES
+    from app.tables import TABLES
+
     pr = group("protocol", "vote-count protocols: figures from a photo, checked")
     x = cmd(pr, "add", cmd_protocol_add, "enter a station's protocol figures from one source")
     x.add_argument("--station", required=True, help="station code")
@@ -200,7 +205,7 @@ def add_commands(
 
     x = cmd(sub, "discrepancies", cmd_discrepancies,
             "stations where the observer's or posted copy differs from the official result")
-    x.add_argument("--source", action="append", choices=("observer", "posted"),
+    x.add_argument("--source", action="append", choices=COPIES,
                    help="compare only this copy with official (repeatable)")
     x.add_argument("--sort", choices=("size", "station"), default="size",
                    help="largest difference first (default), or by station code")
@@ -211,13 +216,13 @@ def add_commands(
     x = cmd(di, "incident", cmd_discrepancy_incident,
             "log a 'protocol falsified' incident with the differing lines and the photos")
     x.add_argument("--station", required=True, help="station code")
-    x.add_argument("--source", choices=("observer", "posted"), default="observer")
+    x.add_argument("--source", choices=COPIES, default="observer")
     x.add_argument("--lang", choices=taxonomy.LANGS, default="ru", help="language of its text")
     x.add_argument("--reporter", help="who reported it")
     x.add_argument("--json", action="store_true")
 
     ex = group("export", "tables for spreadsheets")
     x = cmd(ex, "table", cmd_export_table, "write incidents, protocols or discrepancies")
-    x.add_argument("table", choices=("incidents", "protocols", "discrepancies"))
+    x.add_argument("table", choices=TABLES)
     x.add_argument("--out", required=True, metavar="FILE.csv|FILE.xlsx")
     x.add_argument("--json", action="store_true")

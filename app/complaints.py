@@ -376,16 +376,25 @@ def from_protocol_finding(inc: IncidentView, protocols: Sequence[ProtocolView]) 
 
 
 def protocol_tables(
-    store: Store, incidents: Sequence[IncidentView], lang: str
+    store: Store,
+    incidents: Sequence[IncidentView],
+    lang: str,
+    stations: dict[str, Station] | None = None,
 ) -> dict[str, layout.ProtocolTable]:
-    """The protocol table for each incident (by id) that comes from a protocol finding."""
+    """The protocol table for each incident (by id) that comes from a protocol finding.
+    stations: the incidents' stations by id, where the caller has loaded them already."""
+    if stations is None:
+        stations = _stations(store, incidents)
     out: dict[str, layout.ProtocolTable] = {}
+    views_of: dict[str, list[ProtocolView]] = {}  # by station: several incidents share one
     with store.db.read() as s:
         for inc in incidents:
-            st = s.get(Station, inc.station_id)
+            st = stations.get(inc.station_id)
             if st is None:
                 continue
-            views = protocol_views(s, st, lang)
+            if st.id not in views_of:
+                views_of[st.id] = protocol_views(s, st, lang)
+            views = views_of[st.id]
             if from_protocol_finding(inc, views):
                 out[inc.id] = protocol_table(views, lang)
     return out
@@ -420,7 +429,7 @@ def protocol_table(views: Sequence[ProtocolView], lang: str) -> layout.ProtocolT
     rows = [row(label(k), [v.lines.get(k) for v in views], False) for k in line_ids]
     rows += [row(n, [v.candidates.get(n) for v in views], True) for n in names]
     failed = tuple(
-        layout.FailedCheck(v.source, c.kind, c.label, c.formula(), c.op, c.left, c.right)
+        layout.FailedCheck(v.source, c.kind, c.label, c.formula(), c.left, c.right)
         for v in views
         for c in v.failed
         if c.left is not None and c.right is not None
@@ -477,7 +486,7 @@ def _prepare(
             for inc in incidents
         ]
     stations = _stations(store, incidents)
-    tables = protocol_tables(store, incidents, lang)
+    tables = protocol_tables(store, incidents, lang, stations)
     applicant = get_applicant(store)
     addressee = draft.addressee if draft.addressee is not None else ""
     if draft.addressee is None:

@@ -80,9 +80,6 @@ class Profile:
     # Lines with a meaning beyond the checks (turnout = issued / voters, for the forensics).
     roles: Mapping[str, str] = field(default_factory=dict, hash=False)
 
-    def name(self, lang: str = "en") -> str:
-        return _pick(self.names, lang)
-
     @property
     def line_ids(self) -> tuple[str, ...]:
         return tuple(line.id for line in self.lines)

@@ -11,14 +11,14 @@ from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import Text, select, type_coerce
+from sqlalchemy.orm import Session
 
 from app.elections import require_election, station_by_code
 from app.errors import InvalidInput, NotFound
-from app.incidents import IncidentView, get_incident
-from app.protocols import check_source, find_protocol
+from app.incidents import IncidentView, create_incident, get_incident
+from app.protocols import check_source, find_protocol, protocol_photos
 from app.store import Store
-from storage.models import Evidence, Incident, Protocol, Station
-from storage.timeutil import offset_minutes
+from storage.models import Evidence, Protocol, Station
 
 COPIES: tuple[str, ...] = ("observer", "posted")  # what is compared with the official result
 CATEGORY = "protocol_falsified"
@@ -149,6 +149,24 @@ def describe(d: Discrepancy, lang: str = "en") -> str:
     return "\n".join(out)
 
 
+def _finding(
+    session: Session, station_code: str, source: str
+) -> tuple[Station, Protocol, list[LineDifference]] | None:
+    """The station, its copy from source and the lines where that differs from the official
+    result; None without the station, either protocol, or a difference."""
+    try:
+        st = station_by_code(session, station_code)
+    except NotFound:  # told as "does not differ (or one of them is missing)", as before
+        return None
+    copy = find_protocol(session, st.id, source)
+    official = find_protocol(session, st.id, "official")
+    if copy is None or official is None:
+        return None
+    diffs = compare(copy.lines or {}, copy.candidate_votes or {},
+                    official.lines or {}, official.candidate_votes or {})
+    return (st, copy, diffs) if diffs else None
+
+
 def incident_from_discrepancy(
     store: Store,
     station_code: str,
@@ -161,32 +179,22 @@ def incident_from_discrepancy(
     naming every differing line, with the copy's protocol photos attached as its evidence."""
     if source not in COPIES:
         raise InvalidInput(f"source: compare {' or '.join(COPIES)} with official, not {source}")
-    found = [
-        d for d in find_discrepancies(store, (source,))
-        if d.station_code.casefold() == station_code.strip().casefold()
-    ]
-    if not found:
-        raise NotFound(
-            f"station {station_code}: its {source} protocol does not differ from the official "
-            "result (or one of them is missing)"
-        )
     when = observed_at or datetime.now().astimezone()
+    # One write transaction: the incident is made from the figures as they are when it is made.
     with store.db.write() as s:
-        st = station_by_code(s, station_code)
-        copy = find_protocol(s, st.id, source)
-        assert copy is not None
-        inc = Incident(
-            station_id=st.id, observed_at=when, observed_tz=offset_minutes(when),
-            category=CATEGORY, severity="serious", status="new",
-            description=describe(found[0], lang), witnesses=[], reporter=reporter,
+        found = _finding(s, station_code, source)
+        if found is None:
+            raise NotFound(
+                f"station {station_code}: its {source} protocol does not differ from the "
+                "official result (or one of them is missing)"
+            )
+        st, copy, diffs = found
+        finding = Discrepancy(st.code, st.name, source, tuple(diffs))
+        inc = create_incident(
+            s, st, observed_at=when, category=CATEGORY, severity="serious", status="new",
+            description=describe(finding, lang), witnesses=[], reporter=reporter,
         )
-        inc.station = st
-        s.add(inc)
-        s.flush()
-        photos = s.scalars(
-            select(Evidence).where(Evidence.protocol_id == copy.id, Evidence.deleted.is_(False))
-        ).all()
-        for ev in photos:  # the same stored file, now also evidence of the incident
+        for ev in protocol_photos(s, copy.id):  # the same stored file, now also the incident's
             s.add(Evidence(
                 incident_id=inc.id, sha256=ev.sha256, original_name=ev.original_name,
                 mime=ev.mime, size=ev.size, width=ev.width, height=ev.height,
@@ -196,4 +204,3 @@ def incident_from_discrepancy(
             ))
         incident_id = inc.id
     return get_incident(store, incident_id)
-

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from app.country_profiles import get_profile
 from app.elections import require_election
-from app.protocols import check_figures, check_source
+from app.protocols import check_figures, check_source, known_figures
 from app.store import Store
 from storage.models import Incident, Protocol, Station
 
@@ -84,10 +84,9 @@ def station_points(store: Store, source: str = "official") -> Forensics:
         all_votes = sum(int(v or 0) for v in cands.values())
         if not voters or issued is None or not all_votes or leader not in cands:
             continue
-        known_lines = {k: int(v) for k, v in lines.items() if v is not None}
-        known_cands = {k: int(v) for k, v in cands.items() if v is not None}
         failed = tuple(
-            c.relation for c in check_figures(profile, known_lines, known_cands)
+            c.relation
+            for c in check_figures(profile, known_figures(lines), known_figures(cands))
             if c.status == "failed"
         )
         points.append(StationPoint(code, issued / voters, int(cands[leader]) / all_votes,

@@ -231,11 +231,10 @@ def add_incident(store: Store, draft: IncidentDraft) -> IncidentView:
     if not draft.description.strip():
         raise InvalidInput("text: describe what happened (the description is empty)")
     with store.db.write() as s:
-        st = station_by_code(s, draft.station_code)
-        inc = Incident(
-            station_id=st.id,
+        inc = create_incident(
+            s,
+            station_by_code(s, draft.station_code),
             observed_at=draft.observed_at,
-            observed_tz=offset_minutes(draft.observed_at),
             category=draft.category,
             severity=draft.severity,
             status=draft.status,
@@ -244,10 +243,41 @@ def add_incident(store: Store, draft: IncidentDraft) -> IncidentView:
             reporter=(draft.reporter or "").strip() or None,
             legal_refs=draft.legal_refs,
         )
-        inc.station = st
-        s.add(inc)
-        s.flush()
         return IncidentView.of(inc)
+
+
+def create_incident(
+    session: Session,
+    st: Station,
+    *,
+    observed_at: datetime,
+    category: str,
+    severity: str,
+    status: str,
+    description: str,
+    witnesses: list[str],
+    reporter: str | None,
+    legal_refs: str | None = None,
+) -> Incident:
+    """Add an incident at the station in the caller's transaction, flushed so that its id and
+    number are set. The values are stored as given: checking and cleaning them is the caller's
+    (add_incident checks a user's draft; a discrepancy's incident is made by the app)."""
+    inc = Incident(
+        station_id=st.id,
+        observed_at=observed_at,
+        observed_tz=offset_minutes(observed_at),
+        category=category,
+        severity=severity,
+        status=status,
+        description=description,
+        witnesses=witnesses,
+        reporter=reporter,
+        legal_refs=legal_refs,
+    )
+    inc.station = st
+    session.add(inc)
+    session.flush()
+    return inc
 
 
 def _get(session: Session, incident_id: str, *, allow_deleted: bool = False) -> Incident:

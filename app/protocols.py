@@ -206,7 +206,8 @@ class ProtocolView:
         }
 
 
-def _known(values: Mapping[str, Any]) -> dict[str, int]:
+def known_figures(values: Mapping[str, Any]) -> dict[str, int]:
+    """Stored figures (lines or candidates' votes) without the blank (unknown) ones."""
     return {str(k): int(v) for k, v in values.items() if v is not None}
 
 
@@ -217,7 +218,7 @@ def _view(
         profile = get_profile(p.profile or "generic")
     except InvalidInput:  # a profile this version does not ship (e.g. synced from a newer one)
         profile = get_profile("generic")
-    lines, candidates = _known(p.lines or {}), _known(p.candidate_votes or {})
+    lines, candidates = known_figures(p.lines or {}), known_figures(p.candidate_votes or {})
     return ProtocolView(
         p.id, st.code, st.name, p.source, profile.id, lines, candidates, p.entered_by,
         p.received_at, tuple(EvidenceView.of(e) for e in photos),
@@ -260,7 +261,7 @@ def clean_draft(profile: Profile, draft: ProtocolDraft) -> tuple[dict[str, int],
                 f"({'; '.join(profile.candidates)})"
             )
         candidates = {ballot[n.casefold()]: v for n, v in candidates.items()}
-    return _known(draft.lines), candidates
+    return known_figures(draft.lines), candidates
 
 
 def find_protocol(session: Session, station_id: str, source: str) -> Protocol | None:
@@ -274,10 +275,18 @@ def find_protocol(session: Session, station_id: str, source: str) -> Protocol | 
 
 
 def describe_conflict(
-    code: str, source: str, old: Protocol, lines: Figures, candidates: Figures
+    code: str,
+    source: str,
+    old: Protocol,
+    lines: Figures,
+    candidates: Figures,
+    replace_hint: str = "use --replace",
 ) -> str:
+    """Why a second entry is refused. replace_hint: how the caller's command says to replace
+    (a results import says "give --replace", like its "give --create-stations")."""
     diffs = []
-    old_lines, old_cands = _known(old.lines or {}), _known(old.candidate_votes or {})
+    old_lines = known_figures(old.lines or {})
+    old_cands = known_figures(old.candidate_votes or {})
     for key in sorted(set(old_lines) | set(lines)):
         if old_lines.get(key) != lines.get(key):
             diffs.append(f"line {key}: stored {_shown(old_lines.get(key))}, "
@@ -290,12 +299,17 @@ def describe_conflict(
     shown = "; ".join(diffs[:5]) + (f"; and {len(diffs) - 5} more" if len(diffs) > 5 else "")
     return (
         f"station {code} already has a different {source} protocol{who} ({shown}); "
-        "nothing was changed: use --replace to replace it"
+        f"nothing was changed: {replace_hint} to replace it"
     )
 
 
 def _shown(value: int | None) -> str:
     return "blank" if value is None else str(value)
+
+
+def _in_order(figures: dict[str, int], order: Mapping[str, int]) -> dict[str, int]:
+    """The figures in the profile's order; names it does not have last, by name."""
+    return dict(sorted(figures.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])))
 
 
 def save_protocol(
@@ -315,12 +329,10 @@ def save_protocol(
     # Stored in the profile's order: the same figures are then the same JSON text, which lets a
     # comparison of sources skip equal protocols without decoding them.
     order = {k: i for i, k in enumerate((*profile.line_ids, *profile.candidates))}
-    lines = dict(sorted(lines.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])))
-    candidates = dict(
-        sorted(candidates.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0]))
-    )
+    lines, candidates = _in_order(lines, order), _in_order(candidates, order)
     if old is not None:
-        same = _known(old.lines or {}) == lines and _known(old.candidate_votes or {}) == candidates
+        same = (known_figures(old.lines or {}) == lines
+                and known_figures(old.candidate_votes or {}) == candidates)
         if same:
             return old, "unchanged"
         if not replace:
@@ -348,13 +360,15 @@ def add_protocol(store: Store, draft: ProtocolDraft, replace: bool = False) -> P
             s, st, old, profile, draft.source, lines, candidates, entered_by, replace
         )
         s.flush()
-        return _view(p, st, _photos(s, p.id))
+        return _view(p, st, protocol_photos(s, p.id))
 
 
 def add_protocol_with_photos(
     store: Store, draft: ProtocolDraft, photo_paths: Sequence[Path], replace: bool = False
 ) -> ProtocolView:
     """Check every photo first (a bad one rejects everything), then save and attach them."""
+    if not photo_paths:  # nothing to check or attach: one transaction instead of three
+        return add_protocol(store, draft, replace)
     from app.evidence import attach_to_protocol, prepare_files
 
     with store.db.read() as s:  # refuse bad figures before any photo is stored
@@ -371,7 +385,8 @@ def add_protocol_with_photos(
     return get_protocol(store, view.station_code, draft.source)
 
 
-def _photos(session: Session, protocol_id: str) -> list[Evidence]:
+def protocol_photos(session: Session, protocol_id: str) -> list[Evidence]:
+    """The protocol's photos (not deleted), oldest first."""
     return list(
         session.scalars(
             select(Evidence)
@@ -388,7 +403,7 @@ def get_protocol(store: Store, station_code: str, source: str, lang: str = "en")
         p = find_protocol(s, st.id, source)
         if p is None:
             raise KuaError(f"station {st.code} has no {source} protocol")
-        return _view(p, st, _photos(s, p.id), lang)
+        return _view(p, st, protocol_photos(s, p.id), lang)
 
 
 def station_protocols(store: Store, station_code: str, lang: str = "en") -> list[ProtocolView]:
@@ -403,5 +418,5 @@ def protocol_views(session: Session, st: Station, lang: str = "en") -> list[Prot
     rows = session.scalars(
         select(Protocol).where(Protocol.station_id == st.id, Protocol.deleted.is_(False))
     )
-    views = [_view(p, st, _photos(session, p.id), lang) for p in rows]
+    views = [_view(p, st, protocol_photos(session, p.id), lang) for p in rows]
     return sorted(views, key=lambda v: SOURCES.index(v.source) if v.source in SOURCES else 9)

@@ -355,7 +355,10 @@ def import_results(
         existing = {
             p.station_id: p
             for p in s.scalars(
-                select(Protocol).where(Protocol.source == source, Protocol.deleted.is_(False))
+                select(Protocol)
+                .join(Station, Station.id == Protocol.station_id)
+                .where(Station.election_id == election.id, Protocol.source == source,
+                       Protocol.deleted.is_(False))
             )
         }
         code_col = h.shown[h.code or 0]
@@ -387,8 +390,8 @@ def import_results(
             except ProtocolConflict:
                 old = existing[st.id]
                 errors.append(f"{name} line {row.line}: " + describe_conflict(
-                    st.code, source, old, row.lines, row.candidates
-                ).replace("use --replace", "give --replace"))
+                    st.code, source, old, row.lines, row.candidates, "give --replace"
+                ))
                 continue
             counts[what] += 1
         if errors:

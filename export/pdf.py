@@ -103,7 +103,6 @@ class FailedCheck:
     kind: str  # hard or soft
     label: str  # the relation, in the complaint's language
     formula: str  # each term's value, e.g. "1660 = 1329 + 2 + 330"
-    op: str  # =, <= or >=
     left: int
     right: int
 
