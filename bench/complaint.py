@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import OUT, make_store_with_incidents, photo_set, warm_page_cache  # noqa: E402
+from bench._common import OUT, make_store_with_incidents, photo_set, verdict, warm_page_cache  # noqa: E402
 
 TARGET = 1.3
 COUNT = 20
@@ -121,7 +121,7 @@ def main() -> int:
         ok = ratio <= TARGET
         print(
             f"complaint export: app {best_app:.2f} s vs floor {best_floor:.2f} s -> "
-            f"ratio {ratio:.2f}x (target <= {TARGET}x) {'OK' if ok else 'MISSED'}"
+            f"ratio {ratio:.2f}x (target <= {TARGET}x) {verdict(ok)}"
         )
         return 0 if ok else 1
     finally:

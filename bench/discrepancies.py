@@ -27,6 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from app.elections import get_current_election  # noqa: E402
 from bench._common import OUT, best_of, verdict  # noqa: E402
 
 STATIONS = 10_000
@@ -144,9 +145,9 @@ def main() -> int:
     make_store(folder)
 
     with Store(folder) as store:
-        election_id = store.db.engine.connect().exec_driver_sql(
-            "SELECT id FROM election"
-        ).scalar_one()
+        election = get_current_election(store)
+        assert election is not None
+        election_id = election.id
         conn = sqlite3.connect(folder / DB_NAME)
 
         def sql() -> list[tuple[object, ...]]:

@@ -31,7 +31,7 @@ from app.server.api import create_app  # noqa: E402
 from app.server.db import open_server_db  # noqa: E402
 from app.store import Store  # noqa: E402
 from app.sync.client import ASGITransport, enrol, sync_once  # noqa: E402
-from bench._common import OUT, make_store_with_incidents, photo_set  # noqa: E402
+from bench._common import OUT, make_store_with_incidents, photo_set, verdict  # noqa: E402
 from storage.models import Evidence  # noqa: E402
 
 URL = "http://server"
@@ -146,7 +146,7 @@ def main() -> int:
             engine.dispose()
     print(
         f"photo bytes sent for photos already on the server: {again} (target 0, baseline run: "
-        f"{first:,}); ratio {again / first:.3f}: {'OK' if ok else 'MISSED'}"
+        f"{first:,}); ratio {again / first:.3f}: {verdict(ok)}"
     )
     return 0 if ok else 1
 

@@ -63,6 +63,7 @@ from app.sync.client import (  # noqa: E402
 )
 from app.sync.merge import collector_paused  # noqa: E402
 from app.sync.wire import WireRevision  # noqa: E402
+from bench._common import verdict  # noqa: E402
 from storage.ids import uuid7  # noqa: E402
 from storage.models import Election, Revision, Station  # noqa: E402
 from storage.timeutil import from_utc_text  # noqa: E402
@@ -70,10 +71,6 @@ from storage.timeutil import from_utc_text  # noqa: E402
 TARGET_RATE = 50_000  # records/s
 URL = "http://server"
 BATCH = 10_000
-
-
-def _uuid() -> str:
-    return uuid7()
 
 
 class World:
@@ -87,8 +84,8 @@ class World:
         create_team(self.db, self.team)
         self.app = create_app(self.engine, root / "server-blobs")
         self.http = httpx.Client(transport=ASGITransport(self.app), base_url=URL)
-        self.writer = _uuid()  # the (other) laptop that wrote the data
-        self.election = _uuid()
+        self.writer = uuid7()  # the (other) laptop that wrote the data
+        self.election = uuid7()
         self._hlc = 1_710_000_000_000
         self.stations: list[str] = []
         self.heads: dict[str, str] = {}  # record -> its latest revision (an edit's parent)
@@ -139,7 +136,7 @@ class World:
         return f"{self._hlc:013d}-00000-{self.writer}"
 
     def _body(self, entity: str, record: str, op: str, fields: dict[str, Any]) -> dict[str, Any]:
-        rev_id, parent = _uuid(), self.heads.get(record)
+        rev_id, parent = uuid7(), self.heads.get(record)
         self.heads[record] = rev_id
         return {
             "rev_id": rev_id,
@@ -171,7 +168,7 @@ class World:
             )
         start = len(self.stations)
         for k in range(start, start + n):
-            sid = _uuid()
+            sid = uuid7()
             self.stations.append(sid)
             yield self._body(
                 "station",
@@ -454,7 +451,7 @@ def main() -> int:
         f"{a.records / floor_s:,.0f} records/s; ratio pages/floor: {pages_s / floor_s:.2f}x"
     )
     ok = rate >= TARGET_RATE
-    print(f"target >= {TARGET_RATE:,} records/s: {'OK' if ok else 'MISSED'}")
+    print(f"target >= {TARGET_RATE:,} records/s: {verdict(ok)}")
     if profiler:
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(35)

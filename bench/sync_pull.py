@@ -27,6 +27,7 @@ from sqlalchemy import select  # noqa: E402
 from app.store import Store, set_setting  # noqa: E402
 from app.sync import client as sync_client  # noqa: E402
 from app.sync.client import sync_once  # noqa: E402
+from bench._common import verdict  # noqa: E402
 from bench.sync_initial import World, as_rows, bulk_insert, server_bodies  # noqa: E402
 from storage.models import Revision, Station  # noqa: E402
 
@@ -103,7 +104,7 @@ def main() -> int:
     ok = ratio <= RATIO
     print(
         f"ratio {a.large} / {a.small}: {ratio:.2f}x (target <= {RATIO}x): "
-        f"{'OK' if ok else 'MISSED'}"
+        f"{verdict(ok)}"
     )
     return 0 if ok else 1
 
